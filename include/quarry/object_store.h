@@ -1,0 +1,115 @@
+// ObjectStore: the one interface every storage backend implements (s3/cos, file, mem, ...).
+//
+// The interface is deliberately small; conveniences (read a whole object, copy, delete a prefix,
+// parallel ranged reads) are written once on top of it in quarry/store_util.h.
+//
+// Thread safety: every method may be called from many threads at once on one store.
+// Keys are opaque byte strings: backends never change them (no decoding, no normalisation).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quarry/status.h"
+#include "quarry/uri.h"
+
+namespace quarry {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;           // as the server reports it, quotes stripped; may be empty
+  std::string last_modified;  // ISO-8601 UTC, e.g. "2026-11-27T05:03:00.000Z"; may be empty
+};
+
+// One page of a listing.
+struct ListPage {
+  std::vector<ObjectInfo> objects;
+  // Only filled when listing with a delimiter: "directory" prefixes, each ending in the delimiter.
+  std::vector<std::string> common_prefixes;
+};
+
+// Pull-based listing: pagination is hidden, pages come as the server sends them.
+class Lister {
+ public:
+  virtual ~Lister() = default;
+  // Fills `page` with the next page. Returns true when a page was produced (it may be empty
+  // only if the server sent an empty page), false when the listing is over, or an error.
+  virtual Result<bool> Next(ListPage* page) = 0;
+};
+
+struct ListOptions {
+  // "" lists every key under the prefix; "/" groups keys into common_prefixes like a directory.
+  std::string delimiter;
+  // Listing starts after this key (exclusive); "" from the beginning.
+  std::string start_after;
+  int page_size = 1000;
+};
+
+struct ReadOptions {
+  // When non-empty the read fails with PreconditionFailed if the object's ETag differs.
+  std::string if_match;
+};
+
+// A byte sink for ranged reads. Backends may retry a read: they call Reset() and write again.
+class ReadSink {
+ public:
+  virtual ~ReadSink() = default;
+  virtual Status Write(const char* data, size_t size) = 0;
+  virtual void Reset() = 0;
+};
+
+// Writes data in order; for remote stores, parts above the store's multipart threshold are
+// uploaded while the caller writes. Nothing is visible under the key before Close() succeeds.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;  // abandons the upload if Close() was not called
+  virtual Status Write(std::string_view data) = 0;
+  virtual Status Close() = 0;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // The scheme this store serves ("s3", "cos", "file", "mem").
+  virtual std::string_view scheme() const = 0;
+  // Where requests go, for messages ("http://127.0.0.1:7480", "/", "memory").
+  virtual std::string endpoint() const = 0;
+
+  // Lists keys that start with `prefix` in lexicographic (byte) order. A missing bucket is a
+  // NotFound naming it (reported by the first Next()); an empty bucket lists nothing.
+  virtual Result<std::unique_ptr<Lister>> List(std::string_view bucket, std::string_view prefix,
+                                               const ListOptions& options) = 0;
+
+  // Metadata of one object. NotFound when the bucket or key does not exist.
+  virtual Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) = 0;
+
+  // Writes bytes [offset, offset+length) of the object to `sink`; a range running past the end
+  // is cut at the end (an offset at or past the end writes nothing). `length` = UINT64_MAX
+  // means "to the end". Returns the number of bytes written.
+  virtual Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key,
+                                     uint64_t offset, uint64_t length, ReadSink* sink,
+                                     const ReadOptions& options) = 0;
+
+  // Stores `data` under the key in one request, replacing any object there.
+  virtual Status Put(std::string_view bucket, std::string_view key, std::string_view data) = 0;
+
+  // Opens a writer for large or streamed uploads.
+  virtual Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
+                                                           std::string_view key) = 0;
+
+  // Deletes the keys (batched where the backend can). Missing keys are not an error.
+  virtual Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) = 0;
+
+  // Creates a bucket; OK if it already exists and is ours.
+  virtual Status CreateBucket(std::string_view bucket) = 0;
+  // Deletes an empty bucket.
+  virtual Status DeleteBucket(std::string_view bucket) = 0;
+};
+
+}  // namespace quarry

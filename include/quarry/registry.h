@@ -1,0 +1,19 @@
+// From a URI to the ObjectStore that serves it.
+#pragma once
+
+#include <memory>
+
+#include "quarry/config.h"
+#include "quarry/object_store.h"
+#include "quarry/uri.h"
+
+namespace quarry {
+
+// Returns the store for `uri`'s scheme, configured from `options` and the sources listed in
+// quarry/config.h. Stores are cached per (scheme, resolved configuration) for the life of the
+// process, so every caller with the same configuration shares one client and its connections.
+// Fails with InvalidArgument for schemes without a backend in this build.
+Result<std::shared_ptr<ObjectStore>> StoreForUri(const Uri& uri,
+                                                 const StorageOptions& options = {});
+
+}  // namespace quarry

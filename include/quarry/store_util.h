@@ -1,0 +1,78 @@
+// Conveniences written once on top of ObjectStore, for every backend.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quarry/object_store.h"
+
+namespace quarry {
+
+// A ReadSink that appends to a string.
+class StringSink final : public ReadSink {
+ public:
+  explicit StringSink(std::string* out) : out_(out), base_(out->size()) {}
+  Status Write(const char* data, size_t size) override {
+    out_->append(data, size);
+    return Status::Ok();
+  }
+  void Reset() override { out_->resize(base_); }
+
+ private:
+  std::string* out_;
+  size_t base_;
+};
+
+// A ReadSink over a fixed buffer; fails if more than its capacity arrives.
+class BufferSink final : public ReadSink {
+ public:
+  BufferSink(char* data, size_t capacity) : data_(data), capacity_(capacity) {}
+  Status Write(const char* data, size_t size) override;
+  void Reset() override { size_ = 0; }
+  size_t size() const { return size_; }
+
+ private:
+  char* data_;
+  size_t capacity_;
+  size_t size_ = 0;
+};
+
+// Reads the whole object (or [offset, offset+length)) into a string.
+Result<std::string> ReadToString(ObjectStore& store, std::string_view bucket, std::string_view key,
+                                 uint64_t offset = 0, uint64_t length = UINT64_MAX,
+                                 const ReadOptions& options = {});
+
+// Every object under the prefix, all pages.
+Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view bucket,
+                                        std::string_view prefix, const ListOptions& options = {});
+
+// Deletes every object under the prefix, in batches as listing pages arrive. Returns the count.
+Result<uint64_t> DeletePrefix(ObjectStore& store, std::string_view bucket, std::string_view prefix);
+
+struct ParallelReadOptions {
+  uint64_t part_size = 8ull << 20;
+  int max_in_flight = 8;  // memory stays under part_size * max_in_flight
+  ReadOptions read;
+};
+
+// Reads [offset, offset+length) of an object as many ranged reads in flight at once and hands
+// the parts to `consume` in order (on the calling thread). Stops at the first error, of a read
+// or of `consume`. Returns the number of bytes consumed.
+Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::string_view key,
+                              uint64_t offset, uint64_t length, const ParallelReadOptions& options,
+                              const std::function<Status(std::string_view part)>& consume);
+
+// Copies one object, possibly between stores: parallel ranged reads into the destination's
+// writer (multipart above its threshold). `size` is the source size (from a listing or Head).
+Status CopyObject(ObjectStore& src, std::string_view src_bucket, std::string_view src_key,
+                  uint64_t size, ObjectStore& dst, std::string_view dst_bucket,
+                  std::string_view dst_key, const ParallelReadOptions& options = {});
+
+// Runs fn(i) for i in [0, count) on up to `threads` threads; returns the first error (by index)
+// after all started calls end. No new calls start after an error.
+Status ParallelFor(size_t count, int threads, const std::function<Status(size_t)>& fn);
+
+}  // namespace quarry

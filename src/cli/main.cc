@@ -1,0 +1,277 @@
+// The `quarry` command-line tool: storage work from the shell (ls, stat, cat, cp, rm, mb, rb).
+//
+// Exit codes: 0 success, 1 an error (one line on stderr saying what failed), 2 a usage error.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "quarry/registry.h"
+#include "quarry/store_util.h"
+#include "quarry/uri.h"
+
+namespace quarry {
+namespace {
+
+using json = nlohmann::json;
+
+struct Target {
+  Uri uri;
+  std::shared_ptr<ObjectStore> store;
+};
+
+Result<Target> Open(const std::string& text) {
+  QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(text));
+  QUARRY_ASSIGN_OR_RETURN(auto store, StoreForUri(uri));
+  return Target{std::move(uri), std::move(store)};
+}
+
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json ObjectJson(const Uri& base, const ObjectInfo& o) {
+  return json{{"uri", base.WithKey(o.key).ToString()}, {"key", o.key}, {"size", o.size},
+              {"etag", o.etag}, {"last_modified", o.last_modified}};
+}
+
+Status WriteStdout(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError(std::string("writing to standard output: ") + std::strerror(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status CmdLs(const std::string& text, bool recursive, bool as_json) {
+  QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
+  ListOptions options;
+  if (!recursive) options.delimiter = "/";
+  QUARRY_ASSIGN_OR_RETURN(auto lister, t.store->List(t.uri.bucket, t.uri.key, options));
+  ListPage page;
+  std::string out;
+  while (true) {
+    QUARRY_ASSIGN_OR_RETURN(bool more, lister->Next(&page));
+    if (!more) break;
+    out.clear();
+    for (const auto& p : page.common_prefixes) {
+      if (as_json) {
+        out += Dump(json{{"uri", t.uri.WithKey(p).ToString()}, {"key", p}, {"dir", true}});
+      } else {
+        out += "                           PRE " + p;
+      }
+      out += '\n';
+    }
+    for (const auto& o : page.objects) {
+      if (as_json) {
+        out += Dump(ObjectJson(t.uri, o));
+      } else {
+        char size[32];
+        std::snprintf(size, sizeof size, "%12llu", static_cast<unsigned long long>(o.size));
+        std::string when = o.last_modified.substr(0, 19);
+        if (when.size() > 10) when[10] = ' ';
+        out += when + " " + size + " " + o.key;
+      }
+      out += '\n';
+    }
+    QUARRY_RETURN_IF_ERROR(WriteStdout(out));
+  }
+  return Status::Ok();
+}
+
+Status CmdStat(const std::string& text, bool as_json) {
+  QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
+  QUARRY_ASSIGN_OR_RETURN(auto info, t.store->Head(t.uri.bucket, t.uri.key));
+  if (as_json) return WriteStdout(Dump(ObjectJson(t.uri, info)) + "\n");
+  return WriteStdout("uri: " + t.uri.ToString() + "\nsize: " + std::to_string(info.size) +
+                     "\netag: " + info.etag + "\nlast_modified: " + info.last_modified + "\n");
+}
+
+// "A-B" (inclusive, as in HTTP), "A-" (to the end) or "-N" (the last N bytes).
+Result<std::pair<uint64_t, uint64_t>> ParseRange(const std::string& text, uint64_t size) {
+  auto dash = text.find('-');
+  auto bad = [&] {
+    return InvalidArgument("range '" + text + "' is not A-B, A- or -N (byte offsets, B inclusive)");
+  };
+  if (dash == std::string::npos) return bad();
+  try {
+    std::string a = text.substr(0, dash), b = text.substr(dash + 1);
+    if (a.empty()) {
+      if (b.empty()) return bad();
+      uint64_t n = std::stoull(b);
+      n = std::min(n, size);
+      return std::make_pair(size - n, n);
+    }
+    uint64_t start = std::stoull(a);
+    if (b.empty()) return std::make_pair(start, start >= size ? 0 : size - start);
+    uint64_t end = std::stoull(b);
+    if (end < start) return bad();
+    if (start >= size) return std::make_pair(start, uint64_t{0});
+    return std::make_pair(start, std::min(end, size - 1) - start + 1);
+  } catch (const std::exception&) {
+    return bad();
+  }
+}
+
+Status CmdCat(const std::string& text, const std::string& range) {
+  QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
+  QUARRY_ASSIGN_OR_RETURN(auto info, t.store->Head(t.uri.bucket, t.uri.key));
+  uint64_t offset = 0, length = info.size;
+  if (!range.empty()) {
+    QUARRY_ASSIGN_OR_RETURN(auto r, ParseRange(range, info.size));
+    std::tie(offset, length) = r;
+  }
+  ParallelReadOptions options;
+  options.read.if_match = info.etag;
+  return ParallelRead(*t.store, t.uri.bucket, t.uri.key, offset, length, options, WriteStdout)
+      .status();
+}
+
+std::string BaseName(const std::string& key) {
+  auto slash = key.rfind('/');
+  return slash == std::string::npos ? key : key.substr(slash + 1);
+}
+
+bool IsLocalDirectory(const Target& t) {
+  if (t.uri.scheme != "file") return false;
+  std::error_code ec;
+  return std::filesystem::is_directory("/" + t.uri.key, ec);
+}
+
+Status CmdCp(const std::string& src_text, const std::string& dst_text, bool recursive, int jobs) {
+  QUARRY_ASSIGN_OR_RETURN(auto src, Open(src_text));
+  QUARRY_ASSIGN_OR_RETURN(auto dst, Open(dst_text));
+  if (!recursive) {
+    QUARRY_ASSIGN_OR_RETURN(auto info, src.store->Head(src.uri.bucket, src.uri.key));
+    std::string dst_key = dst.uri.key;
+    if (dst.uri.IsPrefix() || IsLocalDirectory(dst)) {
+      if (!dst_key.empty() && dst_key.back() != '/') dst_key += '/';
+      dst_key += BaseName(src.uri.key);
+    }
+    ParallelReadOptions options;
+    options.read.if_match = info.etag;
+    return CopyObject(*src.store, src.uri.bucket, src.uri.key, info.size, *dst.store,
+                      dst.uri.bucket, dst_key, options);
+  }
+  std::string src_prefix = src.uri.key;
+  if (!src_prefix.empty() && src_prefix.back() != '/') src_prefix += '/';
+  std::string dst_prefix = dst.uri.key;
+  if (!dst_prefix.empty() && dst_prefix.back() != '/') dst_prefix += '/';
+  QUARRY_ASSIGN_OR_RETURN(auto objects, ListAll(*src.store, src.uri.bucket, src_prefix));
+  if (objects.empty()) {
+    return NotFound("nothing to copy: no objects under " + src.uri.WithKey(src_prefix).ToString());
+  }
+  // Small objects are many requests: run them side by side. Large ones parallelise inside.
+  return ParallelFor(objects.size(), jobs, [&](size_t i) {
+    const auto& o = objects[i];
+    ParallelReadOptions options;
+    options.read.if_match = o.etag;
+    options.max_in_flight = 4;
+    return CopyObject(*src.store, src.uri.bucket, o.key, o.size, *dst.store, dst.uri.bucket,
+                      dst_prefix + o.key.substr(src_prefix.size()), options);
+  });
+}
+
+Status CmdRm(const std::string& text, bool recursive) {
+  QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
+  if (recursive) {
+    QUARRY_ASSIGN_OR_RETURN(auto n, DeletePrefix(*t.store, t.uri.bucket, t.uri.key));
+    if (n == 0) return NotFound("nothing to delete: no objects under " + t.uri.ToString());
+    return Status::Ok();
+  }
+  if (t.uri.IsPrefix()) {
+    return InvalidArgument("'" + t.uri.ToString() +
+                           "' names a prefix: use rm -r to delete everything under it");
+  }
+  // Deleting a missing key succeeds in S3; the CLI tells the user instead.
+  QUARRY_RETURN_IF_ERROR(t.store->Head(t.uri.bucket, t.uri.key).status());
+  return t.store->DeleteObjects(t.uri.bucket, {t.uri.key});
+}
+
+Status CmdMakeBucket(const std::string& text) {
+  QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
+  return t.store->CreateBucket(t.uri.bucket);
+}
+
+Status CmdRemoveBucket(const std::string& text, bool force) {
+  QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
+  if (force) QUARRY_RETURN_IF_ERROR(DeletePrefix(*t.store, t.uri.bucket, "").status());
+  return t.store->DeleteBucket(t.uri.bucket);
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"quarry: object storage from the shell (s3://, cos://, file://, mem://)"};
+  app.require_subcommand(1);
+  std::string uri, uri2, range;
+  bool recursive = false, as_json = false, force = false;
+  int jobs = 16;
+  Status status;
+
+  auto* ls = app.add_subcommand("ls", "list objects under a URI (prefixes shown as PRE)");
+  ls->add_option("uri", uri, "s3://bucket/prefix/")->required();
+  ls->add_flag("-r,--recursive", recursive, "list every key under the prefix");
+  ls->add_flag("--json", as_json, "one JSON object per line: uri, key, size, etag, last_modified");
+  ls->callback([&] { status = CmdLs(uri, recursive, as_json); });
+
+  auto* stat = app.add_subcommand("stat", "show an object's size, etag and modification time");
+  stat->add_option("uri", uri)->required();
+  stat->add_flag("--json", as_json);
+  stat->callback([&] { status = CmdStat(uri, as_json); });
+
+  auto* cat = app.add_subcommand("cat", "write an object (or a byte range) to standard output");
+  cat->add_option("uri", uri)->required();
+  cat->add_option("--range", range, "bytes A-B (inclusive), A- or -N");
+  cat->callback([&] { status = CmdCat(uri, range); });
+
+  auto* cp = app.add_subcommand("cp", "copy objects: local<->remote, remote<->remote");
+  cp->add_option("src", uri)->required();
+  cp->add_option("dst", uri2)->required();
+  cp->add_flag("-r,--recursive", recursive, "copy everything under the source prefix");
+  cp->add_option("-j,--jobs", jobs, "objects copied at once")->check(CLI::Range(1, 256));
+  cp->callback([&] { status = CmdCp(uri, uri2, recursive, jobs); });
+
+  auto* rm = app.add_subcommand("rm", "delete an object, or with -r everything under a prefix");
+  rm->add_option("uri", uri)->required();
+  rm->add_flag("-r,--recursive", recursive);
+  rm->callback([&] { status = CmdRm(uri, recursive); });
+
+  auto* mb = app.add_subcommand("mb", "create a bucket");
+  mb->add_option("uri", uri)->required();
+  mb->callback([&] { status = CmdMakeBucket(uri); });
+
+  auto* rb = app.add_subcommand("rb", "delete a bucket");
+  rb->add_option("uri", uri)->required();
+  rb->add_flag("--force", force, "delete its objects first");
+  rb->callback([&] { status = CmdRemoveBucket(uri, force); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  if (!status.ok()) {
+    std::string msg = status.message();
+    for (auto& c : msg) {
+      if (c == '\n') c = ' ';
+    }
+    std::fprintf(stderr, "quarry: %s\n", msg.c_str());
+    return status.code() == StatusCode::kInvalidArgument && status.http_status() == 0 ? 2 : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace quarry
+
+int main(int argc, char** argv) { return quarry::Run(argc, argv); }

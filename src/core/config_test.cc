@@ -1,0 +1,92 @@
+#include "quarry/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace quarry {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("quarry-config-" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "home/.aws");
+    fs::create_directories(dir_ / "cwd");
+    env_.home = (dir_ / "home").string();
+    env_.cwd = (dir_ / "cwd").string();
+    env_.getenv = [this](const std::string& k) -> std::optional<std::string> {
+      auto it = vars_.find(k);
+      if (it == vars_.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void Write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+  fs::path dir_;
+  std::map<std::string, std::string> vars_;
+  ConfigEnvironment env_;
+};
+
+TEST_F(ConfigTest, ExplicitBeatsEnvironmentBeatsFileBeatsProfile) {
+  Write(dir_ / "home/.aws/credentials",
+        "[default]\naws_access_key_id = PROFILEKEY\naws_secret_access_key = profsecret\n"
+        "[other]\naws_access_key_id = OTHERKEY\naws_secret_access_key = othersecret\n");
+  Write(dir_ / "home/.aws/config", "[profile other]\nregion = eu-west-1\n");
+  Write(dir_ / "cwd/quarry.yaml",
+        "# comment\ns3:\n  endpoint: http://file-endpoint:9000  # trailing\n"
+        "  region: \"file-region\"\ncos:\n  api_key: 'k'\n");
+  auto r = ResolveStorageOptions("s3", {}, env_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["endpoint"], "http://file-endpoint:9000");
+  EXPECT_EQ((*r)["region"], "file-region");
+  EXPECT_EQ((*r)["access_key_id"], "PROFILEKEY");
+
+  vars_["AWS_REGION"] = "env-region";
+  vars_["QUARRY_S3_ENDPOINT"] = "http://quarry-env:1";
+  vars_["AWS_ENDPOINT_URL"] = "http://aws-env:2";
+  vars_["AWS_PROFILE"] = "other";
+  r = ResolveStorageOptions("s3", {{"region", "explicit"}}, env_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)["region"], "explicit");
+  EXPECT_EQ((*r)["endpoint"], "http://quarry-env:1");  // QUARRY_ beats AWS_
+  EXPECT_EQ((*r)["access_key_id"], "OTHERKEY");
+  EXPECT_EQ((*r)["secret_access_key"], "othersecret");
+
+  auto cos = ResolveStorageOptions("cos", {}, env_);
+  ASSERT_TRUE(cos.ok());
+  EXPECT_EQ((*cos)["api_key"], "k");
+  EXPECT_EQ(cos->count("access_key_id"), 0u);  // AWS_* and ~/.aws serve s3 only
+}
+
+TEST_F(ConfigTest, QuarryConfigVariableMustPointAtAFile) {
+  vars_["QUARRY_CONFIG"] = (dir_ / "missing.yaml").string();
+  auto r = ResolveStorageOptions("s3", {}, env_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("missing.yaml"), std::string::npos);
+}
+
+TEST_F(ConfigTest, MalformedYamlNamesTheLine) {
+  auto r = ParseConfigYaml("s3:\n  endpoint: x\nnot a mapping\n", "q.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("q.yaml' line 3"), std::string::npos);
+}
+
+TEST(ConfigRedactionTest, SecretsNeverPrinted) {
+  StorageOptions o = {{"access_key_id", "AK"}, {"secret_access_key", "SUPERSECRET"},
+                      {"session_token", "TOKENVALUE"}, {"api_key", "APIKEYVALUE"}};
+  std::string s = RedactedString(o);
+  EXPECT_NE(s.find("access_key_id=AK"), std::string::npos);
+  for (const char* secret : {"SUPERSECRET", "TOKENVALUE", "APIKEYVALUE"}) {
+    EXPECT_EQ(s.find(secret), std::string::npos) << s;
+  }
+}
+
+}  // namespace
+}  // namespace quarry

@@ -1,0 +1,236 @@
+#include "http/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <random>
+#include <thread>
+
+namespace quarry::http {
+namespace {
+
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+void EnsureCurlInitialised() { static CurlGlobal once; }
+
+std::string HostOf(std::string_view url) {
+  auto p = url.find("://");
+  size_t start = p == std::string_view::npos ? 0 : p + 3;
+  auto end = url.find('/', start);
+  return std::string(url.substr(0, end == std::string_view::npos ? url.size() : end));
+}
+
+struct Transfer {
+  HttpResponse* response;
+  BodySink* sink;
+  CURL* curl;
+  Status sink_status;
+  uint64_t bytes = 0;
+  bool status_known = false;
+  bool to_sink = false;
+};
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new status line (e.g. after "100 Continue"): start the header list again.
+    t->response->headers.clear();
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+      value.remove_suffix(1);
+    }
+    t->response->headers.emplace_back(std::move(name), std::string(value));
+  }
+  return size * n;
+}
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  t->bytes += len;
+  if (!t->status_known) {
+    long code = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+    t->status_known = true;
+    t->to_sink = t->sink != nullptr && code >= 200 && code < 300;
+  }
+  if (t->to_sink) {
+    t->sink_status = t->sink->write(data, len);
+    if (!t->sink_status.ok()) return 0;  // aborts the transfer
+  } else {
+    t->response->body.append(data, len);
+  }
+  return len;
+}
+
+}  // namespace
+
+std::string_view HttpResponse::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+bool IsRetryableHttpStatus(int status, std::string_view body) {
+  switch (status) {
+    case 429: case 500: case 502: case 503: case 504: return true;
+    case 400: return body.find("<Code>RequestTimeout</Code>") != std::string_view::npos;
+    default: return false;
+  }
+}
+
+struct HttpClient::Handle {
+  CURL* curl = nullptr;
+  Handle() : curl(curl_easy_init()) {}
+  ~Handle() {
+    if (curl != nullptr) curl_easy_cleanup(curl);
+  }
+};
+
+HttpClient::HttpClient(HttpClientOptions options) : options_(options) { EnsureCurlInitialised(); }
+
+HttpClient::~HttpClient() = default;
+
+std::unique_ptr<HttpClient::Handle> HttpClient::Borrow() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      auto h = std::move(idle_.back());
+      idle_.pop_back();
+      return h;
+    }
+  }
+  return std::make_unique<Handle>();
+}
+
+void HttpClient::Return(std::unique_ptr<Handle> handle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.push_back(std::move(handle));
+}
+
+Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& request,
+                                          BodySink* sink, bool* retryable) {
+  CURL* curl = handle->curl;
+  curl_easy_reset(curl);  // keeps the live connection
+  HttpResponse response;
+  Transfer transfer{&response, sink, curl, Status::Ok()};
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time_s));
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024L);
+  if (!options_.verify_tls) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+
+  if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (request.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+  }
+
+  curl_slist* headers = nullptr;
+  bool has_content_type = false;
+  for (const auto& [k, v] : request.headers) {
+    std::string line = k + ": " + v;
+    headers = curl_slist_append(headers, line.c_str());
+    if (k == "content-type" || k == "Content-Type") has_content_type = true;
+  }
+  // No "Expect: 100-continue" round trip, and no form content type curl would add on its own.
+  headers = curl_slist_append(headers, "Expect:");
+  if (!has_content_type) headers = curl_slist_append(headers, "Content-Type:");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+  CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+
+  long connects = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+  stats_.connections_opened += static_cast<uint64_t>(connects);
+  stats_.bytes_received += transfer.bytes;
+  stats_.bytes_sent += request.body.size();
+
+  if (rc == CURLE_WRITE_ERROR && !transfer.sink_status.ok()) {
+    *retryable = false;
+    return transfer.sink_status;
+  }
+  if (rc != CURLE_OK) {
+    *retryable = rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
+                 rc != CURLE_SSL_CACERT_BADFILE && rc != CURLE_PEER_FAILED_VERIFICATION;
+    std::string msg = request.method + " " + HostOf(request.url) + " failed: " +
+                      curl_easy_strerror(rc);
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
+        rc == CURLE_COULDNT_RESOLVE_HOST) {
+      msg = "cannot reach endpoint " + HostOf(request.url) + " (" + curl_easy_strerror(rc) +
+            "): check the endpoint setting and that the server is running";
+    }
+    return Status(StatusCode::kUnavailable, std::move(msg), 0, *retryable);
+  }
+  long code = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  response.status = static_cast<int>(code);
+  *retryable = IsRetryableHttpStatus(response.status, response.body);
+  return response;
+}
+
+Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>& build,
+                                      BodySink* sink) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  auto handle = Borrow();
+  Result<HttpResponse> last = Status(StatusCode::kInternal, "no attempt made");
+  const int attempts = std::max(1, options_.retry.max_attempts);
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (attempt > 0) {
+      ++stats_.retries;
+      int64_t cap = std::min<int64_t>(options_.retry.max_delay_ms,
+                                      int64_t{options_.retry.base_delay_ms} << std::min(attempt, 20));
+      std::uniform_int_distribution<int64_t> delay(0, cap);
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
+      if (sink != nullptr && sink->reset) sink->reset();
+    }
+    HttpRequest request;
+    Status built = build(&request);
+    if (!built.ok()) {
+      Return(std::move(handle));
+      return built;
+    }
+    ++stats_.requests;
+    bool retryable = false;
+    last = SendOnce(handle.get(), request, sink, &retryable);
+    if (!retryable) break;
+    if (!last.ok()) {
+      // A broken connection stays in the handle's cache only if curl thinks it is alive;
+      // a fresh handle avoids reusing a half-dead one.
+      handle = std::make_unique<Handle>();
+    }
+  }
+  Return(std::move(handle));
+  return last;
+}
+
+}  // namespace quarry::http

@@ -1,0 +1,106 @@
+// HttpClient: the one place where Quarry talks HTTP (libcurl) and the one retry policy.
+//
+// Connections are kept alive and reused: the client holds a pool of curl handles, each keeping
+// its connection open between requests; a request borrows a handle and returns it. The pool
+// grows to the number of concurrent requests and no further.
+//
+// Thread safety: Send() may be called from many threads at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "quarry/status.h"
+
+namespace quarry::http {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  HeaderList headers;
+  std::string_view body;  // not owned; must outlive Send()
+};
+
+struct HttpResponse {
+  int status = 0;
+  HeaderList headers;  // names in lower case
+  std::string body;    // the body when no sink was given, or when status is not 2xx
+
+  // First value of header `name` (lower case), or "".
+  std::string_view Header(std::string_view name) const;
+};
+
+// Receives a successful (2xx) response body as it arrives. On a retry the client calls Reset()
+// before writing the new attempt's body from its start.
+struct BodySink {
+  std::function<Status(const char* data, size_t size)> write;
+  std::function<void()> reset;
+};
+
+// Exponential backoff with full jitter: attempt n (0-based) waits uniform(0, min(max, base*2^n)).
+struct RetryPolicy {
+  int max_attempts = 5;
+  int base_delay_ms = 50;
+  int max_delay_ms = 2000;
+};
+
+struct HttpClientOptions {
+  int connect_timeout_ms = 5000;
+  // A transfer slower than 1 byte/s for this long is abandoned (and retried).
+  int low_speed_time_s = 30;
+  bool verify_tls = true;
+  RetryPolicy retry;
+};
+
+// Counters since the client was made; cheap to read at any time.
+struct HttpStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> connections_opened{0};
+};
+
+// True for responses worth sending again: 429, 500, 502, 503, 504, and S3's RequestTimeout.
+bool IsRetryableHttpStatus(int status, std::string_view body);
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends a request built by `build`, which runs before every attempt (so signatures carry a
+  // fresh date). Retries connection errors and retryable statuses per the policy. Returns the
+  // last response for any HTTP status (the caller maps non-2xx to a Status), or Unavailable
+  // naming the URL's host when no response could be had. `sink` may be null: the body then goes
+  // to HttpResponse::body.
+  Result<HttpResponse> Send(const std::function<Status(HttpRequest*)>& build, BodySink* sink);
+
+  const HttpStats& stats() const { return stats_; }
+  const HttpClientOptions& options() const { return options_; }
+
+ private:
+  struct Handle;
+  std::unique_ptr<Handle> Borrow();
+  void Return(std::unique_ptr<Handle> handle);
+  Result<HttpResponse> SendOnce(Handle* handle, const HttpRequest& request, BodySink* sink,
+                                bool* retryable);
+
+  HttpClientOptions options_;
+  HttpStats stats_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Handle>> idle_;
+};
+
+}  // namespace quarry::http

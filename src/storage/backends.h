@@ -1,0 +1,25 @@
+// Factories of the built-in backends. Callers normally go through quarry/registry.h.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "quarry/config.h"
+#include "quarry/object_store.h"
+
+namespace quarry {
+
+// S3-compatible services: AWS S3, IBM COS (scheme "cos"), Ceph RGW, MinIO.
+// Options: endpoint, region, access_key_id, secret_access_key, session_token, addressing_style
+// (auto|path|virtual), verify_tls, multipart_threshold, part_size, connect_timeout_ms,
+// max_attempts. Fails with InvalidArgument on a malformed option, naming it.
+Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
+                                                 const StorageOptions& options);
+
+// Local files. Keys are absolute paths without the leading '/'; buckets are not used.
+std::shared_ptr<ObjectStore> MakeFileStore();
+
+// Process-wide in-memory store: every MakeMemStore() shares the same buckets.
+std::shared_ptr<ObjectStore> MakeMemStore();
+
+}  // namespace quarry

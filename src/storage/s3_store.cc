@@ -1,0 +1,613 @@
+// S3-compatible backend: SigV4-signed REST calls over the shared HttpClient.
+#include <openssl/evp.h>
+#include <pugixml.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <future>
+#include <mutex>
+
+#include "auth/sigv4.h"
+#include "http/http_client.h"
+#include "storage/backends.h"
+
+namespace quarry {
+namespace {
+
+using http::HttpRequest;
+using http::HttpResponse;
+
+constexpr uint64_t kMiB = 1024 * 1024;
+
+struct S3Settings {
+  std::string scheme;
+  std::string endpoint_scheme;  // "http" or "https"
+  std::string endpoint_host;    // "127.0.0.1:7480"
+  std::string region;
+  bool virtual_hosting = false;
+  auth::AwsCredentials creds;
+  uint64_t multipart_threshold = 16 * kMiB;
+  uint64_t part_size = 16 * kMiB;
+};
+
+Result<uint64_t> ParseSize(const StorageOptions& o, const std::string& key, uint64_t fallback) {
+  auto it = o.find(key);
+  if (it == o.end() || it->second.empty()) return fallback;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || p != it->second.data() + it->second.size()) {
+    return InvalidArgument("storage option '" + key + "' = '" + it->second +
+                           "' is not a whole number");
+  }
+  return v;
+}
+
+std::string Get(const StorageOptions& o, const std::string& key, std::string fallback = "") {
+  auto it = o.find(key);
+  return it == o.end() || it->second.empty() ? fallback : it->second;
+}
+
+bool IsIpOrLocal(std::string_view host) {
+  auto colon = host.rfind(':');
+  if (colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host.front() == '[') return true;
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
+}
+
+std::string UrlDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size()) {
+      unsigned v = 0;
+      auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+      if (ec == std::errc() && p == in.data() + i + 3) {
+        out.push_back(static_cast<char>(v));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(in[i] == '+' ? ' ' : in[i]);
+  }
+  return out;
+}
+
+std::string StripQuotes(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return std::string(etag);
+}
+
+// "Wed, 21 Oct 2015 07:28:00 GMT" → "2015-10-21T07:28:00.000Z"; unchanged if unparsable.
+std::string HttpDateToIso(std::string_view http_date) {
+  std::tm tm{};
+  std::string s(http_date);
+  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm) == nullptr) return s;
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  return buf;
+}
+
+std::string Base64Md5(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
+  unsigned char out[64];
+  int n = EVP_EncodeBlock(out, md, static_cast<int>(len));
+  return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+}
+
+std::string XmlEscape(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        // Control characters cannot appear in XML 1.0 text; a numeric reference keeps them.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+          out += "&#" + std::to_string(static_cast<int>(c)) + ";";
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+class S3Store;
+
+class S3Lister final : public Lister {
+ public:
+  S3Lister(S3Store* store, std::string bucket, std::string prefix, ListOptions options)
+      : store_(store), bucket_(std::move(bucket)), prefix_(std::move(prefix)),
+        options_(std::move(options)) {}
+  Result<bool> Next(ListPage* page) override;
+
+ private:
+  S3Store* store_;
+  std::string bucket_, prefix_;
+  ListOptions options_;
+  std::string continuation_;
+  bool done_ = false;
+};
+
+class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3Store> {
+ public:
+  S3Store(S3Settings settings, http::HttpClientOptions http_options)
+      : s_(std::move(settings)), http_(http_options) {}
+
+  std::string_view scheme() const override { return s_.scheme; }
+  std::string endpoint() const override { return s_.endpoint_scheme + "://" + s_.endpoint_host; }
+
+  Result<std::unique_ptr<Lister>> List(std::string_view bucket, std::string_view prefix,
+                                       const ListOptions& options) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    return std::unique_ptr<Lister>(
+        new S3Lister(this, std::string(bucket), std::string(prefix), options));
+  }
+
+  Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("HEAD", bucket, key, {}, {}, {}, nullptr));
+    if (resp.status != 200) return ErrorFor("stat", bucket, key, resp);
+    ObjectInfo info;
+    info.key = std::string(key);
+    auto len = resp.Header("content-length");
+    std::from_chars(len.data(), len.data() + len.size(), info.size);
+    info.etag = StripQuotes(resp.Header("etag"));
+    info.last_modified = HttpDateToIso(resp.Header("last-modified"));
+    return info;
+  }
+
+  Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
+                             uint64_t length, ReadSink* sink, const ReadOptions& options) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    if (length == 0) return uint64_t{0};
+    http::HeaderList headers;
+    std::string range = "bytes=" + std::to_string(offset) + "-";
+    if (length != UINT64_MAX) range += std::to_string(offset + length - 1);
+    headers.emplace_back("range", std::move(range));
+    if (!options.if_match.empty()) headers.emplace_back("if-match", "\"" + options.if_match + "\"");
+    uint64_t written = 0;
+    http::BodySink body{[&](const char* d, size_t n) {
+                          written += n;
+                          return sink->Write(d, n);
+                        },
+                        [&] {
+                          written = 0;
+                          sink->Reset();
+                        }};
+    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", bucket, key, {}, headers, {}, &body));
+    if (resp.status == 416) return uint64_t{0};  // offset at or past the end
+    if (resp.status != 200 && resp.status != 206) return ErrorFor("read", bucket, key, resp);
+    return written;
+  }
+
+  Status Put(std::string_view bucket, std::string_view key, std::string_view data) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("PUT", bucket, key, {}, {}, data, nullptr));
+    if (resp.status != 200) return ErrorFor("write", bucket, key, resp);
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
+                                                   std::string_view key) override;
+
+  Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    constexpr size_t kBatch = 1000;  // the S3 limit per DeleteObjects request
+    for (size_t i = 0; i < keys.size(); i += kBatch) {
+      std::string body = "<Delete><Quiet>true</Quiet>";
+      for (size_t j = i; j < std::min(keys.size(), i + kBatch); ++j) {
+        body += "<Object><Key>" + XmlEscape(keys[j]) + "</Key></Object>";
+      }
+      body += "</Delete>";
+      http::HeaderList headers = {{"content-md5", Base64Md5(body)},
+                                  {"content-type", "application/xml"}};
+      QUARRY_ASSIGN_OR_RETURN(
+          auto resp, Call("POST", bucket, "", {{"delete", ""}}, headers, body, nullptr, true));
+      if (resp.status != 200) return ErrorFor("delete", bucket, keys[i], resp);
+      pugi::xml_document doc;
+      doc.load_buffer(resp.body.data(), resp.body.size());
+      auto err = doc.child("DeleteResult").child("Error");
+      if (err) {
+        return Status(StatusCode::kIoError,
+                      "delete of " + s_.scheme + "://" + std::string(bucket) + "/" +
+                          err.child_value("Key") + " failed: " + err.child_value("Code") + " " +
+                          err.child_value("Message"));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status CreateBucket(std::string_view bucket) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("PUT", bucket, "", {}, {}, {}, nullptr, true));
+    if (resp.status == 200) return Status::Ok();
+    if (resp.body.find("BucketAlreadyOwnedByYou") != std::string::npos) return Status::Ok();
+    return ErrorFor("create bucket", bucket, "", resp);
+  }
+
+  Status DeleteBucket(std::string_view bucket) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("DELETE", bucket, "", {}, {}, {}, nullptr, true));
+    if (resp.status == 204 || resp.status == 200) return Status::Ok();
+    return ErrorFor("delete bucket", bucket, "", resp);
+  }
+
+  // Sends one signed request (with retries). `bucket_op` marks requests on the bucket itself,
+  // whose path is "/bucket" (path style) rather than "/bucket/key".
+  Result<HttpResponse> Call(const std::string& method, std::string_view bucket,
+                            std::string_view key,
+                            const std::vector<std::pair<std::string, std::string>>& query,
+                            const http::HeaderList& headers, std::string_view body,
+                            http::BodySink* sink, bool bucket_op = false) {
+    std::string host, path;
+    if (s_.virtual_hosting) {
+      host = std::string(bucket) + "." + s_.endpoint_host;
+      path = "/" + auth::UriEncodePath(key);
+    } else {
+      host = s_.endpoint_host;
+      path = "/" + std::string(bucket);
+      if (!bucket_op || !key.empty()) path += "/" + auth::UriEncodePath(key);
+    }
+    std::string url = s_.endpoint_scheme + "://" + host + path;
+    std::string qs = auth::CanonicalQueryString(query);
+    if (!qs.empty()) url += "?" + qs;
+    std::string payload_hash = "UNSIGNED-PAYLOAD";
+    // Small control bodies (DeleteObjects, CompleteMultipartUpload) are signed; data is not.
+    if (!body.empty() && method == "POST") payload_hash = auth::Sha256Hex(body);
+
+    return http_.Send(
+        [&](HttpRequest* req) {
+          req->method = method;
+          req->url = url;
+          req->body = body;
+          req->headers = headers;
+          if (!s_.creds.access_key_id.empty()) {
+            auth::SignableRequest sr;
+            sr.method = method;
+            sr.host = host;
+            sr.encoded_path = path;
+            sr.query = query;
+            sr.headers = headers;
+            sr.payload_hash = payload_hash;
+            for (auto& h : auth::SignRequest(sr, s_.creds, s_.region, "s3", std::time(nullptr))) {
+              req->headers.push_back(std::move(h));
+            }
+          }
+          return Status::Ok();
+        },
+        sink);
+  }
+
+  // Maps a non-2xx reply to a Status that names what failed and how to fix it.
+  Status ErrorFor(std::string_view op, std::string_view bucket, std::string_view key,
+                  const HttpResponse& resp) const {
+    std::string code, message;
+    if (!resp.body.empty()) {
+      pugi::xml_document doc;
+      if (doc.load_buffer(resp.body.data(), resp.body.size())) {
+        code = doc.child("Error").child_value("Code");
+        message = doc.child("Error").child_value("Message");
+      }
+    }
+    std::string uri = s_.scheme + "://" + std::string(bucket);
+    if (!key.empty()) uri += "/" + std::string(key);
+    const std::string where = " at endpoint " + endpoint();
+    const int st = resp.status;
+    auto make = [&](StatusCode c, std::string msg) {
+      return Status(c, std::string(op) + " " + uri + ": " + msg, st,
+                    http::IsRetryableHttpStatus(st, resp.body));
+    };
+    if (code == "NoSuchBucket") {
+      return make(StatusCode::kNotFound, "bucket '" + std::string(bucket) + "' does not exist" +
+                                             where + ": check the bucket name or create it");
+    }
+    if (code == "NoSuchKey" || (st == 404 && code.empty() && !key.empty())) {
+      return make(StatusCode::kNotFound, "no object with key '" + std::string(key) +
+                                             "' in bucket '" + std::string(bucket) + "'" + where);
+    }
+    if (code == "SignatureDoesNotMatch") {
+      return make(StatusCode::kPermissionDenied,
+                  "the server" + where + " rejected the request signature for access key id '" +
+                      s_.creds.access_key_id +
+                      "' (SignatureDoesNotMatch): check the secret key (secret_access_key / "
+                      "AWS_SECRET_ACCESS_KEY)");
+    }
+    if (code == "InvalidAccessKeyId") {
+      return make(StatusCode::kPermissionDenied,
+                  "access key id '" + s_.creds.access_key_id + "' is unknown" + where +
+                      " (InvalidAccessKeyId): check access_key_id / AWS_ACCESS_KEY_ID");
+    }
+    if (st == 403 || code == "AccessDenied") {
+      std::string who = s_.creds.access_key_id.empty()
+                            ? std::string("anonymous request (no credentials found: set "
+                                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+                            : "access key id '" + s_.creds.access_key_id + "'";
+      return make(StatusCode::kPermissionDenied,
+                  "access denied" + where + " for " + who + (code.empty() ? "" : " (" + code + ")"));
+    }
+    if (st == 412) {
+      return make(StatusCode::kPreconditionFailed,
+                  "the object changed while it was being read (ETag no longer matches): rerun "
+                  "the job on the new version");
+    }
+    if (st == 404) {
+      return make(StatusCode::kNotFound, "not found" + where + (code.empty() ? "" : " (" + code + ")"));
+    }
+    if (code == "BucketAlreadyExists") {
+      return make(StatusCode::kPermissionDenied,
+                  "bucket '" + std::string(bucket) + "' already exists and belongs to another user");
+    }
+    StatusCode sc = (st >= 500 || st == 429) ? StatusCode::kUnavailable
+                    : st == 400              ? StatusCode::kInvalidArgument
+                                             : StatusCode::kIoError;
+    std::string detail = "HTTP " + std::to_string(st);
+    if (!code.empty()) detail += " " + code;
+    if (!message.empty()) detail += ": " + message;
+    if (sc == StatusCode::kUnavailable) detail += " (gave up after retries)";
+    return make(sc, detail + where);
+  }
+
+  const S3Settings& settings() const { return s_; }
+  http::HttpClient& client() { return http_; }
+
+ private:
+  Status CheckBucket(std::string_view bucket) const {
+    if (bucket.empty()) {
+      return InvalidArgument(s_.scheme + " URIs need a bucket: " + s_.scheme + "://bucket/key");
+    }
+    return Status::Ok();
+  }
+
+  S3Settings s_;
+  http::HttpClient http_;
+};
+
+Result<bool> S3Lister::Next(ListPage* page) {
+  page->objects.clear();
+  page->common_prefixes.clear();
+  if (done_) return false;
+  std::vector<std::pair<std::string, std::string>> query = {
+      {"list-type", "2"},
+      {"encoding-type", "url"},
+      {"max-keys", std::to_string(options_.page_size)},
+      {"prefix", prefix_}};
+  if (!options_.delimiter.empty()) query.emplace_back("delimiter", options_.delimiter);
+  if (!continuation_.empty()) {
+    query.emplace_back("continuation-token", continuation_);
+  } else if (!options_.start_after.empty()) {
+    query.emplace_back("start-after", options_.start_after);
+  }
+  QUARRY_ASSIGN_OR_RETURN(auto resp, store_->Call("GET", bucket_, "", query, {}, {}, nullptr, true));
+  if (resp.status != 200) return store_->ErrorFor("list", bucket_, prefix_, resp);
+  pugi::xml_document doc;
+  auto parsed = doc.load_buffer(resp.body.data(), resp.body.size());
+  if (!parsed) {
+    return Status(StatusCode::kIoError, "list " + store_->settings().scheme + "://" + bucket_ +
+                                            "/" + prefix_ + ": malformed reply from " +
+                                            store_->endpoint() + ": " + parsed.description());
+  }
+  auto root = doc.child("ListBucketResult");
+  const bool url_encoded = std::string_view(root.child_value("EncodingType")) == "url";
+  auto decode = [&](const char* s) { return url_encoded ? UrlDecode(s) : std::string(s); };
+  for (auto node = root.child("Contents"); node; node = node.next_sibling("Contents")) {
+    ObjectInfo info;
+    info.key = decode(node.child_value("Key"));
+    info.size = node.child("Size").text().as_ullong();
+    info.etag = StripQuotes(node.child_value("ETag"));
+    info.last_modified = node.child_value("LastModified");
+    page->objects.push_back(std::move(info));
+  }
+  for (auto node = root.child("CommonPrefixes"); node; node = node.next_sibling("CommonPrefixes")) {
+    page->common_prefixes.push_back(decode(node.child_value("Prefix")));
+  }
+  bool truncated = std::string_view(root.child_value("IsTruncated")) == "true";
+  continuation_ = root.child_value("NextContinuationToken");
+  if (!truncated || continuation_.empty()) done_ = true;
+  return true;
+}
+
+// Multipart upload: buffers one part, uploads up to kPartsInFlight parts concurrently.
+class S3Writer final : public ObjectWriter {
+ public:
+  S3Writer(std::shared_ptr<S3Store> store, std::string bucket, std::string key)
+      : store_(std::move(store)), bucket_(std::move(bucket)), key_(std::move(key)) {}
+
+  ~S3Writer() override {
+    if (!closed_) Abort();
+  }
+
+  Status Write(std::string_view data) override {
+    if (closed_) return InvalidArgument("write after close of " + UriText());
+    buffer_.append(data);
+    const auto& settings = store_->settings();
+    if (upload_id_.empty() && buffer_.size() < settings.multipart_threshold) return Status::Ok();
+    while (buffer_.size() >= settings.part_size) QUARRY_RETURN_IF_ERROR(FlushPart());
+    return Status::Ok();
+  }
+
+  Status Close() override {
+    if (closed_) return Status::Ok();
+    closed_ = true;
+    if (upload_id_.empty()) {
+      // Small object: one PUT.
+      return store_->Put(bucket_, key_, buffer_);
+    }
+    if (!buffer_.empty()) {
+      closed_ = false;
+      Status s = FlushPart();
+      closed_ = true;
+      if (!s.ok()) return Fail(s);
+    }
+    for (auto& f : in_flight_) {
+      Status s = f.get();
+      if (!s.ok()) {
+        in_flight_.clear();
+        return Fail(s);
+      }
+    }
+    in_flight_.clear();
+    std::string body = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < etags_.size(); ++i) {
+      body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+              XmlEscape(etags_[i]) + "</ETag></Part>";
+    }
+    body += "</CompleteMultipartUpload>";
+    auto resp = store_->Call("POST", bucket_, key_, {{"uploadId", upload_id_}},
+                             {{"content-type", "application/xml"}}, body, nullptr);
+    if (!resp.ok()) return Fail(resp.status());
+    // CompleteMultipartUpload can answer 200 with an <Error> body.
+    if (resp->status != 200 || resp->body.find("<Error>") != std::string::npos) {
+      return Fail(store_->ErrorFor("complete upload", bucket_, key_, *resp));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static constexpr size_t kPartsInFlight = 4;
+
+  std::string UriText() const { return store_->settings().scheme + "://" + bucket_ + "/" + key_; }
+
+  Status Fail(Status s) {
+    Abort();
+    return s;
+  }
+
+  void Abort() {
+    for (auto& f : in_flight_) (void)f.get();
+    in_flight_.clear();
+    if (!upload_id_.empty()) {
+      (void)store_->Call("DELETE", bucket_, key_, {{"uploadId", upload_id_}}, {}, {}, nullptr);
+      upload_id_.clear();
+    }
+  }
+
+  Status FlushPart() {
+    if (upload_id_.empty()) {
+      QUARRY_ASSIGN_OR_RETURN(auto resp,
+                              store_->Call("POST", bucket_, key_, {{"uploads", ""}}, {}, {}, nullptr));
+      if (resp.status != 200) return store_->ErrorFor("start upload", bucket_, key_, resp);
+      pugi::xml_document doc;
+      doc.load_buffer(resp.body.data(), resp.body.size());
+      upload_id_ = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+      if (upload_id_.empty()) {
+        return Status(StatusCode::kIoError, "start upload " + UriText() + ": no UploadId in reply");
+      }
+    }
+    if (in_flight_.size() >= kPartsInFlight) {
+      Status s = in_flight_.front().get();
+      in_flight_.erase(in_flight_.begin());
+      if (!s.ok()) return s;
+    }
+    size_t part_index = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // part threads write into etags_
+      part_index = etags_.size();
+      etags_.emplace_back();
+    }
+    const size_t take = std::min<size_t>(buffer_.size(), store_->settings().part_size);
+    auto data = std::make_shared<std::string>(buffer_, 0, take);
+    buffer_.erase(0, take);
+    in_flight_.push_back(std::async(std::launch::async, [this, part_index, data]() -> Status {
+      auto resp = store_->Call(
+          "PUT", bucket_, key_,
+          {{"partNumber", std::to_string(part_index + 1)}, {"uploadId", upload_id_}}, {}, *data,
+          nullptr);
+      if (!resp.ok()) return resp.status();
+      if (resp->status != 200) return store_->ErrorFor("upload part", bucket_, key_, *resp);
+      std::lock_guard<std::mutex> lock(mu_);
+      etags_[part_index] = std::string(resp->Header("etag"));
+      return Status::Ok();
+    }));
+    return Status::Ok();
+  }
+
+  std::shared_ptr<S3Store> store_;
+  std::string bucket_, key_;
+  std::string buffer_;
+  std::string upload_id_;
+  std::vector<std::string> etags_;
+  std::vector<std::future<Status>> in_flight_;
+  std::mutex mu_;
+  bool closed_ = false;
+};
+
+Result<std::unique_ptr<ObjectWriter>> S3Store::OpenWriter(std::string_view bucket,
+                                                          std::string_view key) {
+  QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+  return std::unique_ptr<ObjectWriter>(
+      new S3Writer(shared_from_this(), std::string(bucket), std::string(key)));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
+                                                 const StorageOptions& options) {
+  S3Settings s;
+  s.scheme = std::string(scheme);
+  const bool is_cos = scheme == "cos";
+  s.region = Get(options, "region", is_cos ? "us-south" : "us-east-1");
+  std::string endpoint = Get(options, "endpoint");
+  if (endpoint.empty()) {
+    endpoint = is_cos ? "https://s3." + s.region + ".cloud-object-storage.appdomain.cloud"
+                      : "https://s3." + s.region + ".amazonaws.com";
+  }
+  auto sep = endpoint.find("://");
+  if (sep == std::string::npos) endpoint = "https://" + endpoint;
+  sep = endpoint.find("://");
+  s.endpoint_scheme = endpoint.substr(0, sep);
+  if (s.endpoint_scheme != "http" && s.endpoint_scheme != "https") {
+    return InvalidArgument("endpoint '" + endpoint + "' must start with http:// or https://");
+  }
+  s.endpoint_host = endpoint.substr(sep + 3);
+  while (!s.endpoint_host.empty() && s.endpoint_host.back() == '/') s.endpoint_host.pop_back();
+  if (s.endpoint_host.empty() || s.endpoint_host.find('/') != std::string::npos) {
+    return InvalidArgument("endpoint '" + endpoint + "' must be scheme://host[:port]");
+  }
+  std::string style = Get(options, "addressing_style", "auto");
+  if (style == "virtual") {
+    s.virtual_hosting = true;
+  } else if (style == "path") {
+    s.virtual_hosting = false;
+  } else if (style == "auto") {
+    // Custom endpoints (IPs, localhost, anything given explicitly) use path style.
+    s.virtual_hosting = Get(options, "endpoint").empty() && !IsIpOrLocal(s.endpoint_host);
+  } else {
+    return InvalidArgument("addressing_style '" + style + "' is not one of auto, path, virtual");
+  }
+  s.creds.access_key_id = Get(options, "access_key_id");
+  s.creds.secret_access_key = Get(options, "secret_access_key");
+  s.creds.session_token = Get(options, "session_token");
+  if (!s.creds.access_key_id.empty() && s.creds.secret_access_key.empty()) {
+    return InvalidArgument("access key id '" + s.creds.access_key_id +
+                           "' is set but no secret key: set secret_access_key or "
+                           "AWS_SECRET_ACCESS_KEY");
+  }
+  QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold, ParseSize(options, "multipart_threshold", 16 * kMiB));
+  QUARRY_ASSIGN_OR_RETURN(s.part_size, ParseSize(options, "part_size", 16 * kMiB));
+  if (s.part_size < 5 * kMiB) {
+    return InvalidArgument("storage option 'part_size' must be at least 5 MiB (S3's minimum)");
+  }
+  http::HttpClientOptions http_options;
+  QUARRY_ASSIGN_OR_RETURN(auto connect_ms, ParseSize(options, "connect_timeout_ms", 5000));
+  QUARRY_ASSIGN_OR_RETURN(auto attempts, ParseSize(options, "max_attempts", 5));
+  http_options.connect_timeout_ms = static_cast<int>(connect_ms);
+  http_options.retry.max_attempts = static_cast<int>(std::max<uint64_t>(1, attempts));
+  std::string verify = Get(options, "verify_tls", "true");
+  http_options.verify_tls = !(verify == "false" || verify == "0" || verify == "no");
+  return std::shared_ptr<ObjectStore>(std::make_shared<S3Store>(std::move(s), http_options));
+}
+
+}  // namespace quarry
