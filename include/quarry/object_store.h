@@ -72,9 +72,20 @@ class ObjectWriter {
   virtual Status Close() = 0;
 };
 
+// Request counters of a store since it was made (zero for stores that make no requests).
+struct StoreStats {
+  uint64_t requests = 0;
+  uint64_t retries = 0;
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t connections_opened = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
+
+  virtual StoreStats stats() const { return {}; }
 
   // The scheme this store serves ("s3", "cos", "file", "mem").
   virtual std::string_view scheme() const = 0;
@@ -110,6 +121,15 @@ class ObjectStore {
   virtual Status CreateBucket(std::string_view bucket) = 0;
   // Deletes an empty bucket.
   virtual Status DeleteBucket(std::string_view bucket) = 0;
+
+  // A URL that lets anyone GET the object for `expires_seconds`, without credentials.
+  // InvalidArgument for backends without such URLs.
+  virtual Result<std::string> PresignGet(std::string_view bucket, std::string_view key,
+                                         int64_t expires_seconds) {
+    (void)bucket, (void)key, (void)expires_seconds;
+    return InvalidArgument("presigned URLs exist only for s3 and cos, not " +
+                           std::string(scheme()));
+  }
 };
 
 }  // namespace quarry

@@ -207,6 +207,24 @@ Status CmdRemoveBucket(const std::string& text, bool force) {
   return t.store->DeleteBucket(t.uri.bucket);
 }
 
+Status CmdPresign(const std::string& text, int64_t expires, bool stdin_list) {
+  std::vector<std::string> uris;
+  if (stdin_list) {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty()) uris.push_back(line);
+    }
+  } else {
+    uris.push_back(text);
+  }
+  std::string out;
+  for (const auto& u : uris) {
+    QUARRY_ASSIGN_OR_RETURN(auto t, Open(u));
+    QUARRY_ASSIGN_OR_RETURN(auto url, t.store->PresignGet(t.uri.bucket, t.uri.key, expires));
+    out += url + "\n";
+  }
+  return WriteStdout(out);
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"quarry: object storage from the shell (s3://, cos://, file://, mem://)"};
   app.require_subcommand(1);
@@ -252,12 +270,20 @@ int Run(int argc, char** argv) {
   rb->add_flag("--force", force, "delete its objects first");
   rb->callback([&] { status = CmdRemoveBucket(uri, force); });
 
+  int64_t expires = 3600;
+  bool from_stdin = false;
+  auto* presign = app.add_subcommand("presign", "print a URL that GETs the object without credentials");
+  presign->add_option("uri", uri);
+  presign->add_option("--expires", expires, "seconds the URL stays valid")->check(CLI::Range(1, 604800));
+  presign->add_flag("--stdin", from_stdin, "presign every URI read from standard input, one a line");
+  presign->callback([&] { status = CmdPresign(uri, expires, from_stdin); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    std::fprintf(stderr, "quarry: %s (see quarry --help)\n", e.what());
     return 2;
   }
   if (!status.ok()) {

@@ -1,1 +1,253 @@
+// One conformance suite that every backend runs: mem, file, and s3 against the real Ceph RGW
+// (started by scripts/test-servers; the s3 cases need QUARRY_TEST_S3=1 and fail loudly in CI
+// when the server is missing).
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "auth/sigv4.h"
+#include "quarry/registry.h"
+#include "quarry/store_util.h"
+#include "storage/test_stores.h"
+
+namespace quarry {
+namespace {
+
+class ConformanceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto env = testing_util::MakeTestBucket(GetParam());
+    if (!env.ok()) {
+      if (env.status().code() == StatusCode::kUnavailable && GetParam() == "s3" &&
+          std::getenv("QUARRY_TEST_S3") == nullptr) {
+        GTEST_SKIP() << "set QUARRY_TEST_S3=1 with a running RGW (scripts/test-servers start)";
+      }
+      FAIL() << env.status().ToString();
+    }
+    tb_ = std::move(*env);
+  }
+  void TearDown() override {
+    if (tb_.store) testing_util::DropTestBucket(tb_);
+  }
+  ObjectStore& store() { return *tb_.store; }
+  const std::string& bucket() { return tb_.bucket; }
+  std::string K(const std::string& name) { return tb_.prefix + name; }
+
+  testing_util::TestBucket tb_;
+};
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+TEST_P(ConformanceTest, PutGetHead) {
+  std::string data = RandomBytes(100000, 1);
+  ASSERT_TRUE(store().Put(bucket(), K("dir/obj.bin"), data).ok());
+  auto got = ReadToString(store(), bucket(), K("dir/obj.bin"));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, data);
+  auto info = store().Head(bucket(), K("dir/obj.bin"));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->size, data.size());
+  EXPECT_FALSE(info->etag.empty());
+  EXPECT_EQ(info->key, K("dir/obj.bin"));
+
+  // Overwrite replaces, and the ETag changes with the content.
+  ASSERT_TRUE(store().Put(bucket(), K("dir/obj.bin"), "short").ok());
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("dir/obj.bin")), "short");
+  EXPECT_NE(store().Head(bucket(), K("dir/obj.bin"))->etag, info->etag);
+}
+
+TEST_P(ConformanceTest, EmptyObject) {
+  ASSERT_TRUE(store().Put(bucket(), K("empty"), "").ok());
+  EXPECT_EQ(store().Head(bucket(), K("empty"))->size, 0u);
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("empty")), "");
+  auto all = ListAll(store(), bucket(), K(""));
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].size, 0u);
+}
+
+TEST_P(ConformanceTest, RangedReads) {
+  std::string data = RandomBytes(5000, 2);
+  ASSERT_TRUE(store().Put(bucket(), K("r"), data).ok());
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 0, 1), data.substr(0, 1));
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 1234, 100), data.substr(1234, 100));
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 4990, 100), data.substr(4990));  // cut at end
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 5000, 10), "");  // at the end
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 9000, 10), "");  // past the end
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 100, 0), "");
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 4000), data.substr(4000));  // to the end
+}
+
+TEST_P(ConformanceTest, MissingKeyIsNotFound) {
+  auto h = store().Head(bucket(), K("nope"));
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), StatusCode::kNotFound);
+  auto r = ReadToString(store(), bucket(), K("nope"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("nope"), std::string::npos) << r.status().message();
+}
+
+TEST_P(ConformanceTest, IfMatchDetectsChangedObject) {
+  ASSERT_TRUE(store().Put(bucket(), K("v"), "version one").ok());
+  auto etag = store().Head(bucket(), K("v"))->etag;
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("v"), 0, UINT64_MAX, {etag}), "version one");
+  ASSERT_TRUE(store().Put(bucket(), K("v"), "version two!").ok());
+  auto r = ReadToString(store(), bucket(), K("v"), 0, UINT64_MAX, {etag});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPreconditionFailed) << r.status().ToString();
+}
+
+TEST_P(ConformanceTest, ListPagesInOrderWithDelimiter) {
+  std::vector<std::string> keys = {"a/1", "a/2", "a/b/3", "b", "c/4", "c0", "d"};
+  for (const auto& k : keys) ASSERT_TRUE(store().Put(bucket(), K(k), k).ok());
+  ListOptions small;
+  small.page_size = 2;
+  auto lister = store().List(bucket(), K(""), small);
+  ASSERT_TRUE(lister.ok());
+  std::vector<std::string> seen;
+  int pages = 0;
+  ListPage page;
+  while (true) {
+    auto more = (*lister)->Next(&page);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    ++pages;
+    EXPECT_LE(page.objects.size(), 2u);
+    for (auto& o : page.objects) seen.push_back(o.key.substr(tb_.prefix.size()));
+  }
+  EXPECT_EQ(seen, keys);
+  EXPECT_GE(pages, 4);
+
+  // Prefix filter.
+  auto under_a = ListAll(store(), bucket(), K("a/"));
+  ASSERT_TRUE(under_a.ok());
+  EXPECT_EQ(under_a->size(), 3u);
+
+  // Delimiter groups "directories".
+  ListOptions dir;
+  dir.delimiter = "/";
+  auto top = store().List(bucket(), K(""), dir);
+  ASSERT_TRUE(top.ok());
+  std::vector<std::string> objects, prefixes;
+  while (*(*top)->Next(&page)) {
+    for (auto& o : page.objects) objects.push_back(o.key.substr(tb_.prefix.size()));
+    for (auto& p : page.common_prefixes) prefixes.push_back(p.substr(tb_.prefix.size()));
+  }
+  EXPECT_EQ(objects, (std::vector<std::string>{"b", "c0", "d"}));
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"a/", "c/"}));
+
+  // start_after skips.
+  ListOptions after;
+  after.start_after = K("b");
+  auto rest = ListAll(store(), bucket(), K(""), after);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 3u);
+  EXPECT_EQ((*rest)[0].key, K("c/4"));
+}
+
+TEST_P(ConformanceTest, DeleteBatchAndPrefix) {
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(store().Put(bucket(), K("del/" + std::to_string(i)), "x").ok());
+  }
+  ASSERT_TRUE(store().Put(bucket(), K("keep"), "x").ok());
+  ASSERT_TRUE(store().DeleteObjects(bucket(), {K("del/0"), K("del/1"), K("missing")}).ok());
+  EXPECT_EQ(ListAll(store(), bucket(), K("del/"))->size(), 28u);
+  auto n = DeletePrefix(store(), bucket(), K("del/"));
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 28u);
+  EXPECT_TRUE(ListAll(store(), bucket(), K("del/"))->empty());
+  EXPECT_TRUE(store().Head(bucket(), K("keep")).ok());
+}
+
+TEST_P(ConformanceTest, WriterRoundTripAboveMultipartThreshold) {
+  // 13 MiB in uneven writes: several parts on s3 (5 MiB parts in the test configuration).
+  std::string data = RandomBytes(13 << 20, 3);
+  auto writer = store().OpenWriter(bucket(), K("big.bin"));
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  for (size_t off = 0; off < data.size(); off += 777777) {
+    ASSERT_TRUE((*writer)->Write(std::string_view(data).substr(off, 777777)).ok());
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+  EXPECT_EQ(store().Head(bucket(), K("big.bin"))->size, data.size());
+  auto got = ReadToString(store(), bucket(), K("big.bin"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(auth::Sha256Hex(*got), auth::Sha256Hex(data));
+}
+
+TEST_P(ConformanceTest, AbandonedWriterLeavesNothing) {
+  {
+    auto writer = store().OpenWriter(bucket(), K("abandoned"));
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Write(RandomBytes(6 << 20, 4)).ok());
+  }
+  EXPECT_EQ(store().Head(bucket(), K("abandoned")).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(ConformanceTest, ParallelReadDeliversPartsInOrder) {
+  std::string data = RandomBytes(3'000'001, 5);
+  ASSERT_TRUE(store().Put(bucket(), K("p"), data).ok());
+  ParallelReadOptions options;
+  options.part_size = 100'000;
+  options.max_in_flight = 6;
+  std::string got;
+  auto n = ParallelRead(store(), bucket(), K("p"), 0, data.size(), options,
+                        [&](std::string_view part) {
+                          got.append(part);
+                          return Status::Ok();
+                        });
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, data.size());
+  EXPECT_TRUE(got == data);
+  // A window in the middle.
+  got.clear();
+  ASSERT_TRUE(ParallelRead(store(), bucket(), K("p"), 12345, 456789, options,
+                           [&](std::string_view part) {
+                             got.append(part);
+                             return Status::Ok();
+                           })
+                  .ok());
+  EXPECT_TRUE(got == data.substr(12345, 456789));
+}
+
+TEST_P(ConformanceTest, CopyBetweenKeys) {
+  std::string data = RandomBytes(9 << 20, 6);
+  ASSERT_TRUE(store().Put(bucket(), K("src"), data).ok());
+  ParallelReadOptions options;
+  options.part_size = 2 << 20;
+  ASSERT_TRUE(
+      CopyObject(store(), bucket(), K("src"), data.size(), store(), bucket(), K("dst"), options)
+          .ok());
+  EXPECT_TRUE(*ReadToString(store(), bucket(), K("dst")) == data);
+}
+
+TEST_P(ConformanceTest, KeysAreNeverChanged) {
+  // Characters that URL handling tends to mangle; file keys must also be valid paths.
+  std::vector<std::string> names = {"sp ace", "plus+sign", "pct%41", "eq=val", "tilde~",
+                                    "amp&x", "hash#x", "q?x", "uni\xc3\xa9\xe2\x82\xac"};
+  for (const auto& n : names) ASSERT_TRUE(store().Put(bucket(), K(n), n).ok()) << n;
+  auto all = ListAll(store(), bucket(), K(""));
+  ASSERT_TRUE(all.ok());
+  std::set<std::string> listed;
+  for (auto& o : *all) listed.insert(o.key.substr(tb_.prefix.size()));
+  for (const auto& n : names) {
+    EXPECT_TRUE(listed.count(n)) << "not listed: " << n;
+    auto got = ReadToString(store(), bucket(), K(n));
+    ASSERT_TRUE(got.ok()) << n << ": " << got.status().ToString();
+    EXPECT_EQ(*got, n);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace quarry

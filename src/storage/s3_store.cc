@@ -149,6 +149,12 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
   std::string_view scheme() const override { return s_.scheme; }
   std::string endpoint() const override { return s_.endpoint_scheme + "://" + s_.endpoint_host; }
 
+  StoreStats stats() const override {
+    const auto& h = http_.stats();
+    return {h.requests.load(), h.retries.load(), h.bytes_received.load(), h.bytes_sent.load(),
+            h.connections_opened.load()};
+  }
+
   Result<std::unique_ptr<Lister>> List(std::string_view bucket, std::string_view prefix,
                                        const ListOptions& options) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
@@ -245,6 +251,22 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     return ErrorFor("delete bucket", bucket, "", resp);
   }
 
+  Result<std::string> PresignGet(std::string_view bucket, std::string_view key,
+                                 int64_t expires_seconds) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    auth::SignableRequest sr;
+    sr.method = "GET";
+    if (s_.virtual_hosting) {
+      sr.host = std::string(bucket) + "." + s_.endpoint_host;
+      sr.encoded_path = "/" + auth::UriEncodePath(key);
+    } else {
+      sr.host = s_.endpoint_host;
+      sr.encoded_path = "/" + std::string(bucket) + "/" + auth::UriEncodePath(key);
+    }
+    return auth::PresignUrl(s_.endpoint_scheme, sr, s_.creds, s_.region, "s3",
+                            std::time(nullptr), expires_seconds);
+  }
+
   // Sends one signed request (with retries). `bucket_op` marks requests on the bucket itself,
   // whose path is "/bucket" (path style) rather than "/bucket/key".
   Result<HttpResponse> Call(const std::string& method, std::string_view bucket,
@@ -335,8 +357,14 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
                             ? std::string("anonymous request (no credentials found: set "
                                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
                             : "access key id '" + s_.creds.access_key_id + "'";
-      return make(StatusCode::kPermissionDenied,
-                  "access denied" + where + " for " + who + (code.empty() ? "" : " (" + code + ")"));
+      std::string hint = s_.creds.access_key_id.empty()
+                             ? ""
+                             : ": check that the secret key (secret_access_key / "
+                               "AWS_SECRET_ACCESS_KEY) belongs to this access key id and that "
+                               "it may use this bucket";
+      return make(StatusCode::kPermissionDenied, "access denied" + where + " for " + who +
+                                                     (code.empty() ? "" : " (" + code + ")") +
+                                                     hint);
     }
     if (st == 412) {
       return make(StatusCode::kPreconditionFailed,

@@ -1,0 +1,89 @@
+#include "quarry/line_aligner.h"
+
+#include <cstring>
+
+namespace quarry {
+
+Status ValidateSeparator(std::string_view separator) {
+  if (separator.empty()) {
+    return InvalidArgument("newline separator is empty: give one such as \"\\n\", \"\\r\\n\" or \"\\x1e\"");
+  }
+  for (size_t k = 1; k < separator.size(); ++k) {
+    if (separator.substr(0, k) == separator.substr(separator.size() - k)) {
+      std::string shown;
+      for (unsigned char c : separator) {
+        char buf[8];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+          shown.push_back(static_cast<char>(c));
+        } else {
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          shown += buf;
+        }
+      }
+      return InvalidArgument("newline separator \"" + shown +
+                             "\" is not usable: its first " + std::to_string(k) +
+                             " byte(s) equal its last, so record boundaries would be ambiguous; "
+                             "use a separator whose prefixes never equal its suffixes, such as "
+                             "\"\\n\", \"\\r\\n\" or \"\\x1e\"");
+    }
+  }
+  return Status::Ok();
+}
+
+size_t FindSeparator(std::string_view data, std::string_view separator, size_t pos) {
+  const size_t n = separator.size();
+  if (n == 0 || data.size() < n) return std::string_view::npos;
+  const char first = separator[0];
+  const char* base = data.data();
+  const char* end = base + data.size() - n + 1;  // last possible start + 1
+  const char* p = base + pos;
+  while (p < end) {
+    p = static_cast<const char*>(std::memchr(p, first, static_cast<size_t>(end - p)));
+    if (p == nullptr) return std::string_view::npos;
+    if (n == 1 || std::memcmp(p + 1, separator.data() + 1, n - 1) == 0) {
+      return static_cast<size_t>(p - base);
+    }
+    ++p;
+  }
+  return std::string_view::npos;
+}
+
+SeparatorFinder::SeparatorFinder(std::string separator, uint64_t from)
+    : separator_(std::move(separator)), from_(from) {}
+
+std::optional<uint64_t> SeparatorFinder::Feed(std::string_view data, uint64_t offset) {
+  const size_t n = separator_.size();
+  const uint64_t data_end = offset + data.size();
+  if (data_end <= from_) {
+    // Nothing here can start an occurrence we want, but keep a tail for straddles.
+  } else if (n > 1 && !tail_.empty()) {
+    // Occurrences straddling the previous feed and this one: search tail + head of data.
+    std::string joined = tail_;
+    joined.append(data.substr(0, std::min(data.size(), n - 1)));
+    size_t skip = from_ > tail_offset_ ? static_cast<size_t>(from_ - tail_offset_) : 0;
+    if (skip < joined.size()) {
+      size_t p = FindSeparator(joined, separator_, skip);
+      if (p != std::string_view::npos && p < tail_.size()) return tail_offset_ + p + n;
+    }
+  }
+  if (data_end > from_) {
+    size_t skip = from_ > offset ? static_cast<size_t>(from_ - offset) : 0;
+    size_t p = FindSeparator(data, separator_, skip);
+    if (p != std::string_view::npos) return offset + p + n;
+  }
+  if (n > 1) {
+    // Keep the last n-1 bytes seen (they may begin an occurrence completed by the next feed).
+    std::string next_tail;
+    if (data.size() >= n - 1) {
+      next_tail.assign(data.substr(data.size() - (n - 1)));
+    } else {
+      next_tail = tail_ + std::string(data);
+      if (next_tail.size() > n - 1) next_tail.erase(0, next_tail.size() - (n - 1));
+    }
+    tail_ = std::move(next_tail);
+    tail_offset_ = data_end - tail_.size();
+  }
+  return std::nullopt;
+}
+
+}  // namespace quarry
