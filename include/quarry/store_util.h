@@ -54,7 +54,7 @@ Result<uint64_t> DeletePrefix(ObjectStore& store, std::string_view bucket, std::
 
 struct ParallelReadOptions {
   uint64_t part_size = 8ull << 20;
-  int max_in_flight = 8;  // memory stays under part_size * max_in_flight
+  int max_in_flight = 4;  // memory stays under part_size * max_in_flight
   ReadOptions read;
 };
 

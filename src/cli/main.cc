@@ -121,6 +121,21 @@ Result<std::pair<uint64_t, uint64_t>> ParseRange(const std::string& text, uint64
   }
 }
 
+// Tuning of large reads, shared by cat and cp.
+struct TransferFlags {
+  int parallel = 4;
+  uint64_t part_mib = 8;
+  ParallelReadOptions Options(const std::string& etag) const {
+    ParallelReadOptions o;
+    o.part_size = part_mib << 20;
+    o.max_in_flight = parallel;
+    o.read.if_match = etag;
+    return o;
+  }
+};
+
+TransferFlags g_transfer;
+
 Status CmdCat(const std::string& text, const std::string& range) {
   QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
   QUARRY_ASSIGN_OR_RETURN(auto info, t.store->Head(t.uri.bucket, t.uri.key));
@@ -129,9 +144,8 @@ Status CmdCat(const std::string& text, const std::string& range) {
     QUARRY_ASSIGN_OR_RETURN(auto r, ParseRange(range, info.size));
     std::tie(offset, length) = r;
   }
-  ParallelReadOptions options;
-  options.read.if_match = info.etag;
-  return ParallelRead(*t.store, t.uri.bucket, t.uri.key, offset, length, options, WriteStdout)
+  return ParallelRead(*t.store, t.uri.bucket, t.uri.key, offset, length,
+                      g_transfer.Options(info.etag), WriteStdout)
       .status();
 }
 
@@ -156,10 +170,8 @@ Status CmdCp(const std::string& src_text, const std::string& dst_text, bool recu
       if (!dst_key.empty() && dst_key.back() != '/') dst_key += '/';
       dst_key += BaseName(src.uri.key);
     }
-    ParallelReadOptions options;
-    options.read.if_match = info.etag;
     return CopyObject(*src.store, src.uri.bucket, src.uri.key, info.size, *dst.store,
-                      dst.uri.bucket, dst_key, options);
+                      dst.uri.bucket, dst_key, g_transfer.Options(info.etag));
   }
   std::string src_prefix = src.uri.key;
   if (!src_prefix.empty() && src_prefix.back() != '/') src_prefix += '/';
@@ -172,9 +184,8 @@ Status CmdCp(const std::string& src_text, const std::string& dst_text, bool recu
   // Small objects are many requests: run them side by side. Large ones parallelise inside.
   return ParallelFor(objects.size(), jobs, [&](size_t i) {
     const auto& o = objects[i];
-    ParallelReadOptions options;
-    options.read.if_match = o.etag;
-    options.max_in_flight = 4;
+    auto options = g_transfer.Options(o.etag);
+    options.max_in_flight = std::max(1, g_transfer.parallel / 2);
     return CopyObject(*src.store, src.uri.bucket, o.key, o.size, *dst.store, dst.uri.bucket,
                       dst_prefix + o.key.substr(src_prefix.size()), options);
   });
@@ -247,6 +258,9 @@ int Run(int argc, char** argv) {
   auto* cat = app.add_subcommand("cat", "write an object (or a byte range) to standard output");
   cat->add_option("uri", uri)->required();
   cat->add_option("--range", range, "bytes A-B (inclusive), A- or -N");
+  cat->add_option("--parallel", g_transfer.parallel, "ranged reads in flight for large objects")
+      ->check(CLI::Range(1, 64));
+  cat->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")->check(CLI::Range(1, 1024));
   cat->callback([&] { status = CmdCat(uri, range); });
 
   auto* cp = app.add_subcommand("cp", "copy objects: local<->remote, remote<->remote");
@@ -254,6 +268,9 @@ int Run(int argc, char** argv) {
   cp->add_option("dst", uri2)->required();
   cp->add_flag("-r,--recursive", recursive, "copy everything under the source prefix");
   cp->add_option("-j,--jobs", jobs, "objects copied at once")->check(CLI::Range(1, 256));
+  cp->add_option("--parallel", g_transfer.parallel, "ranged reads in flight per large object")
+      ->check(CLI::Range(1, 64));
+  cp->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")->check(CLI::Range(1, 1024));
   cp->callback([&] { status = CmdCp(uri, uri2, recursive, jobs); });
 
   auto* rm = app.add_subcommand("rm", "delete an object, or with -r everything under a prefix");
