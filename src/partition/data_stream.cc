@@ -1,0 +1,385 @@
+#include "quarry/data_stream.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <future>
+
+#include "partition/compression.h"
+#include "quarry/line_aligner.h"
+#include "quarry/store_util.h"
+
+namespace quarry {
+namespace {
+
+constexpr uint64_t kFirstPastStopRead = 64 * 1024;
+
+// Reads [from, limit) of an object in order. Up to `bulk_until` it keeps `readahead` parts of
+// `part_size` in flight in the background; past it (the tail of a line-aligned partition, whose
+// length is unknown) it reads on demand in ranges that start small and double up to part_size.
+class RangeFetcher {
+ public:
+  RangeFetcher(std::shared_ptr<ObjectStore> store, const Partition& p, uint64_t from,
+               uint64_t limit, uint64_t bulk_until)
+      : store_(std::move(store)), bucket_(p.bucket), key_(p.key), read_{p.etag},
+        part_size_(std::max<uint64_t>(1, p.options.part_size)),
+        readahead_(static_cast<size_t>(std::max(1, p.options.readahead))), next_(from),
+        limit_(limit), bulk_until_(std::min(bulk_until, limit)) {}
+
+  ~RangeFetcher() {
+    for (auto& f : in_flight_) f.wait();
+  }
+
+  // The next bytes in order; an empty string at the limit (or where the object ended).
+  Result<std::string> Next() {
+    Schedule();
+    if (!in_flight_.empty()) {
+      auto r = in_flight_.front().get();
+      in_flight_.pop_front();
+      Schedule();
+      if (!r.ok()) return r.status();
+      bytes_ += r->size();
+      return r;
+    }
+    if (next_ >= limit_) return std::string();
+    const uint64_t len = std::min(past_read_, limit_ - next_);
+    past_read_ = std::min(past_read_ * 2, part_size_);
+    QUARRY_ASSIGN_OR_RETURN(auto data, ReadToString(*store_, bucket_, key_, next_, len, read_));
+    next_ += len;
+    if (data.size() < len) limit_ = next_;  // the object is shorter than planned
+    bytes_ += data.size();
+    return data;
+  }
+
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  void Schedule() {
+    while (in_flight_.size() < readahead_ && next_ < bulk_until_) {
+      const uint64_t start = next_, len = std::min(part_size_, bulk_until_ - next_);
+      next_ += len;
+      in_flight_.push_back(std::async(std::launch::async, [this, start, len] {
+        return ReadToString(*store_, bucket_, key_, start, len, read_);
+      }));
+    }
+  }
+
+  std::shared_ptr<ObjectStore> store_;
+  std::string bucket_, key_;
+  ReadOptions read_;
+  uint64_t part_size_;
+  size_t readahead_;
+  uint64_t next_, limit_, bulk_until_;
+  uint64_t past_read_ = kFirstPastStopRead;
+  uint64_t bytes_ = 0;
+  std::deque<std::future<Result<std::string>>> in_flight_;
+};
+
+class PartitionStream final : public DataStream {
+ public:
+  PartitionStream(std::shared_ptr<ObjectStore> store, Partition p)
+      : store_(std::move(store)), p_(std::move(p)) {
+    if (!p_.newline.empty()) separator_ = p_.newline;
+  }
+
+  Status Init() {
+    whole_ = p_.total_parts == 1 && p_.start == 0 && p_.stop == p_.size;
+    if (whole_) return InitWhole();
+    return InitRanged();
+  }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    size_t done = 0;
+    while (done < n) {
+      if (cur_pos_ == cur_.size()) {
+        QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
+        if (!more) break;
+      }
+      size_t take = std::min(n - done, cur_.size() - cur_pos_);
+      std::memcpy(buf + done, cur_.data() + cur_pos_, take);
+      cur_pos_ += take;
+      done += take;
+    }
+    return done;
+  }
+
+  Result<std::string> ReadLine() override {
+    std::string line;
+    const size_t n = separator_.size();
+    while (true) {
+      if (cur_pos_ == cur_.size()) {
+        QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
+        if (!more) return line;
+      }
+      std::string_view rest(cur_.data() + cur_pos_, cur_.size() - cur_pos_);
+      if (n > 1 && !line.empty()) {
+        // A separator may straddle what we hold and the new chunk.
+        size_t tail = std::min(line.size(), n - 1);
+        std::string joined = line.substr(line.size() - tail);
+        joined.append(rest.substr(0, n - 1));
+        size_t p = FindSeparator(joined, separator_, 0);
+        if (p != std::string_view::npos && p < tail) {
+          size_t need = n - (tail - p);
+          line.append(rest.substr(0, need));
+          cur_pos_ += need;
+          return line;
+        }
+      }
+      size_t p = FindSeparator(rest, separator_, 0);
+      if (p != std::string_view::npos) {
+        line.append(rest.substr(0, p + n));
+        cur_pos_ += p + n;
+        return line;
+      }
+      line.append(rest);
+      cur_pos_ = cur_.size();
+    }
+  }
+
+  uint64_t Tell() const override { return chunk_pos_ + cur_pos_; }
+
+  Status Seek(uint64_t pos) override {
+    if (pos >= chunk_pos_ && pos <= chunk_pos_ + cur_.size()) {
+      cur_pos_ = static_cast<size_t>(pos - chunk_pos_);
+      return Status::Ok();
+    }
+    if (whole_ || (!data_end_ && ds_ + pos > p_.stop)) {
+      // Compressed data cannot be entered in the middle, and past the nominal stop the data's
+      // end is not known yet: go there by reading.
+      if (pos < Tell()) QUARRY_RETURN_IF_ERROR(Init());
+      return Skip(pos - Tell());
+    }
+    uint64_t abs = ds_ + pos;
+    if (data_end_) abs = std::min(abs, *data_end_);
+    uint64_t restart = abs;
+    if (!data_end_ && end_finder_ && abs > end_scan_from_) restart = end_scan_from_;
+    QUARRY_RETURN_IF_ERROR(StartRanged(restart));
+    return Skip(abs - restart);
+  }
+
+  const std::optional<std::string>& header() const override { return header_; }
+  uint64_t bytes_fetched() const override {
+    return fetched_before_ + (fetcher_ ? fetcher_->bytes() : 0);
+  }
+
+ private:
+  // Whole object: read it in order (decoding if compressed); the header is its first record.
+  Status InitWhole() {
+    Reset();
+    fetcher_ = std::make_unique<RangeFetcher>(store_, p_, 0, p_.size, p_.size);
+    decoder_.reset();
+    compression_ = p_.options.decompress ? p_.compression : Compression::kNone;
+    QUARRY_ASSIGN_OR_RETURN(auto first, fetcher_->Next());
+    if (p_.options.decompress && compression_ == Compression::kNone) {
+      compression_ = CompressionFromMagic(first);
+    }
+    if (compression_ != Compression::kNone) {
+      QUARRY_ASSIGN_OR_RETURN(decoder_, MakeDecoder(compression_, p_.uri));
+      std::string out;
+      QUARRY_RETURN_IF_ERROR(decoder_->Decode(first, &out));
+      if (first.empty()) QUARRY_RETURN_IF_ERROR(decoder_->Finish());
+      first = std::move(out);
+    }
+    source_done_ = false;
+    cur_ = std::move(first);
+    cur_pos_ = 0;
+    chunk_pos_ = 0;
+    if (p_.header) {
+      QUARRY_ASSIGN_OR_RETURN(auto h, ReadLine());
+      header_ = std::move(h);
+      // Data positions count from the first byte after the header.
+      chunk_pos_ = 0;
+      cur_.erase(0, cur_pos_);
+      cur_pos_ = 0;
+    }
+    return Status::Ok();
+  }
+
+  // Part of a split object: find where its first record starts, then stream to its last
+  // record's end, found on the fly.
+  Status InitRanged() {
+    Reset();
+    const uint64_t len = separator_.size();
+    const bool lines = !p_.newline.empty();
+    uint64_t header_end = 0;
+    if (lines && p_.header) {
+      QUARRY_ASSIGN_OR_RETURN(auto h, ScanRecordStart(1, p_.size));
+      header_end = h.value_or(p_.size);
+      QUARRY_ASSIGN_OR_RETURN(auto text,
+                              ReadToString(*store_, p_.bucket, p_.key, 0, header_end, {p_.etag}));
+      fetched_before_ += text.size();
+      header_ = std::move(text);
+    }
+    if (!lines) {
+      ds_ = p_.start;
+      data_end_ = p_.stop;
+    } else {
+      std::optional<uint64_t> first = uint64_t{0};
+      if (p_.start > 0) {
+        // Only a record starting before the nominal stop belongs here.
+        QUARRY_ASSIGN_OR_RETURN(first, ScanRecordStart(p_.start, p_.stop));
+      }
+      ds_ = std::max(first.value_or(p_.stop), header_end);
+      if (ds_ >= p_.stop) {
+        data_end_ = ds_;  // no record starts in this partition
+      } else if (p_.stop >= p_.size) {
+        data_end_ = p_.size;
+      } else {
+        end_scan_from_ = std::max(ds_, p_.stop >= len ? p_.stop - len : 0);
+      }
+    }
+    return StartRanged(ds_);
+  }
+
+  // (Re)starts fetching at absolute offset `abs` (>= ds_).
+  Status StartRanged(uint64_t abs) {
+    if (fetcher_) fetched_before_ += fetcher_->bytes();
+    const uint64_t limit = data_end_ ? *data_end_ : p_.size;
+    fetcher_ = std::make_unique<RangeFetcher>(store_, p_, abs, limit, std::min(limit, p_.stop));
+    if (!data_end_) {
+      end_finder_.emplace(separator_, end_scan_from_);
+    } else {
+      end_finder_.reset();
+    }
+    fetch_abs_ = abs;
+    cur_.clear();
+    cur_pos_ = 0;
+    chunk_pos_ = abs - ds_;
+    return Status::Ok();
+  }
+
+  // The smallest record start >= x, looking only at occurrences that end before `bound`;
+  // nullopt when there is none there. Reads in growing ranges.
+  Result<std::optional<uint64_t>> ScanRecordStart(uint64_t x, uint64_t bound) {
+    const uint64_t len = separator_.size();
+    uint64_t from = x >= len ? x - len : 0;
+    SeparatorFinder finder(separator_, from);
+    uint64_t step = kFirstPastStopRead;
+    uint64_t at = from;
+    while (at < bound) {
+      uint64_t n = std::min(step, bound - at);
+      step = std::min(step * 2, std::max<uint64_t>(p_.options.part_size, kFirstPastStopRead));
+      QUARRY_ASSIGN_OR_RETURN(auto chunk,
+                              ReadToString(*store_, p_.bucket, p_.key, at, n, {p_.etag}));
+      fetched_before_ += chunk.size();
+      if (auto end = finder.Feed(chunk, at)) {
+        if (*end <= bound) return std::optional<uint64_t>(*end);
+        return std::optional<uint64_t>();
+      }
+      if (chunk.size() < n) break;
+      at += n;
+    }
+    return std::optional<uint64_t>();
+  }
+
+  void Reset() {
+    cur_.clear();
+    cur_pos_ = 0;
+    chunk_pos_ = 0;
+    header_.reset();
+    data_end_.reset();
+    end_finder_.reset();
+  }
+
+  Status Skip(uint64_t n) {
+    char buf[64 * 1024];
+    while (n > 0) {
+      QUARRY_ASSIGN_OR_RETURN(size_t got, Read(buf, std::min<uint64_t>(n, sizeof buf)));
+      if (got == 0) break;
+      n -= got;
+    }
+    return Status::Ok();
+  }
+
+  // Replaces the current chunk with the next one; false at the end of the data.
+  Result<bool> Fill() {
+    chunk_pos_ += cur_.size();
+    cur_.clear();
+    cur_pos_ = 0;
+    while (cur_.empty()) {
+      if (whole_) {
+        if (source_done_) return false;
+        QUARRY_ASSIGN_OR_RETURN(auto raw, fetcher_->Next());
+        if (raw.empty()) {
+          source_done_ = true;
+          if (decoder_) QUARRY_RETURN_IF_ERROR(decoder_->Finish());
+          return false;
+        }
+        if (decoder_) {
+          QUARRY_RETURN_IF_ERROR(decoder_->Decode(raw, &cur_));
+        } else {
+          cur_ = std::move(raw);
+        }
+        continue;
+      }
+      if (data_end_ && fetch_abs_ >= *data_end_) return false;
+      QUARRY_ASSIGN_OR_RETURN(auto raw, fetcher_->Next());
+      if (raw.empty()) {
+        data_end_ = fetch_abs_;
+        return false;
+      }
+      const uint64_t off = fetch_abs_;
+      fetch_abs_ += raw.size();
+      if (end_finder_) {
+        if (auto end = end_finder_->Feed(raw, off)) {
+          data_end_ = *end;
+          end_finder_.reset();
+        }
+      }
+      if (data_end_ && off + raw.size() > *data_end_) raw.resize(*data_end_ - off);
+      cur_ = std::move(raw);
+      if (cur_.empty()) return false;
+    }
+    return true;
+  }
+
+  std::shared_ptr<ObjectStore> store_;
+  Partition p_;
+  std::string separator_ = "\n";
+  bool whole_ = false;
+  std::optional<std::string> header_;
+
+  // Current chunk of data; chunk_pos_ is its position in the partition's data.
+  std::string cur_;
+  size_t cur_pos_ = 0;
+  uint64_t chunk_pos_ = 0;
+
+  std::unique_ptr<RangeFetcher> fetcher_;
+  uint64_t fetched_before_ = 0;
+
+  // Whole-object mode.
+  Compression compression_ = Compression::kNone;
+  std::unique_ptr<Decoder> decoder_;
+  bool source_done_ = false;
+
+  // Ranged mode: absolute offsets in the object.
+  uint64_t ds_ = 0;
+  std::optional<uint64_t> data_end_;
+  uint64_t end_scan_from_ = 0;
+  std::optional<SeparatorFinder> end_finder_;
+  uint64_t fetch_abs_ = 0;
+};
+
+}  // namespace
+
+Result<std::string> DataStream::ReadAll() {
+  std::string out;
+  char buf[256 * 1024];
+  while (true) {
+    QUARRY_ASSIGN_OR_RETURN(size_t n, Read(buf, sizeof buf));
+    if (n == 0) return out;
+    out.append(buf, n);
+  }
+}
+
+Result<std::unique_ptr<DataStream>> OpenDataStream(std::shared_ptr<ObjectStore> store,
+                                                   const Partition& partition) {
+  auto stream = std::make_unique<PartitionStream>(std::move(store), partition);
+  Status s = stream->Init();
+  if (!s.ok()) {
+    return s.WithContext("opening " + partition.uri + " part " + std::to_string(partition.part));
+  }
+  return std::unique_ptr<DataStream>(std::move(stream));
+}
+
+}  // namespace quarry

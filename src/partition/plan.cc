@@ -1,0 +1,294 @@
+#include "quarry/plan.h"
+
+#include <algorithm>
+
+#include "quarry/data_stream.h"
+#include "quarry/line_aligner.h"
+#include "quarry/registry.h"
+#include "quarry/store_util.h"
+#include "partition/compression.h"
+
+namespace quarry {
+
+std::string_view CompressionName(Compression c) {
+  switch (c) {
+    case Compression::kNone: return "none";
+    case Compression::kGzip: return "gzip";
+    case Compression::kZstd: return "zstd";
+    case Compression::kBzip2: return "bzip2";
+  }
+  return "none";
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> NominalRanges(uint64_t size, uint64_t chunk_size,
+                                                         uint64_t chunk_number) {
+  uint64_t c = 0;
+  if (chunk_size > 0) c = chunk_size;
+  if (chunk_number > 0) c = size == 0 ? 1 : (size + chunk_number - 1) / chunk_number;
+  if (c == 0 || size == 0) return {{0, size}};
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  out.reserve(static_cast<size_t>((size + c - 1) / c));
+  for (uint64_t s = 0; s < size; s += c) out.emplace_back(s, std::min(size, s + c));
+  return out;
+}
+
+namespace {
+
+// Matches a bracket class at pattern[pi] ('['); sets *next past it. False if malformed.
+bool MatchClass(std::string_view pattern, size_t pi, char c, size_t* next, bool* matched) {
+  size_t i = pi + 1;
+  bool negate = i < pattern.size() && (pattern[i] == '!' || pattern[i] == '^');
+  if (negate) ++i;
+  bool found = false;
+  bool first = true;
+  while (i < pattern.size() && (pattern[i] != ']' || first)) {
+    first = false;
+    char lo = pattern[i];
+    if (i + 2 < pattern.size() && pattern[i + 1] == '-' && pattern[i + 2] != ']') {
+      if (c >= lo && c <= pattern[i + 2]) found = true;
+      i += 3;
+    } else {
+      if (c == lo) found = true;
+      ++i;
+    }
+  }
+  if (i >= pattern.size()) return false;
+  *next = i + 1;
+  *matched = found != negate;
+  return true;
+}
+
+bool GlobMatchAt(std::string_view p, size_t pi, std::string_view k, size_t ki) {
+  while (pi < p.size()) {
+    char pc = p[pi];
+    if (pc == '*') {
+      bool deep = pi + 1 < p.size() && p[pi + 1] == '*';
+      size_t rest = pi + (deep ? 2 : 1);
+      // "**/" also matches zero directories.
+      if (deep && rest < p.size() && p[rest] == '/' && GlobMatchAt(p, rest + 1, k, ki)) return true;
+      for (size_t j = ki; j <= k.size(); ++j) {
+        if (GlobMatchAt(p, rest, k, j)) return true;
+        if (j < k.size() && !deep && k[j] == '/') break;
+      }
+      return false;
+    }
+    if (ki >= k.size()) return false;
+    if (pc == '?') {
+      if (k[ki] == '/') return false;
+    } else if (pc == '[') {
+      size_t next = 0;
+      bool matched = false;
+      if (MatchClass(p, pi, k[ki], &next, &matched)) {
+        if (!matched) return false;
+        pi = next;
+        ++ki;
+        continue;
+      }
+      if (k[ki] != '[') return false;  // a lone '[' is literal
+    } else if (pc != k[ki]) {
+      return false;
+    }
+    ++pi;
+    ++ki;
+  }
+  return ki == k.size();
+}
+
+bool HasGlob(std::string_view key) { return key.find_first_of("*?[") != std::string_view::npos; }
+
+}  // namespace
+
+bool GlobMatch(std::string_view pattern, std::string_view key) {
+  return GlobMatchAt(pattern, 0, key, 0);
+}
+
+size_t GlobLiteralPrefix(std::string_view pattern) {
+  size_t p = pattern.find_first_of("*?[");
+  return p == std::string_view::npos ? pattern.size() : p;
+}
+
+struct Plan::State {
+  PlanOptions options;
+  std::vector<Uri> inputs;
+  size_t input_index = 0;
+
+  // Listing state of the current input.
+  std::shared_ptr<ObjectStore> store;
+  std::unique_ptr<Lister> lister;
+  std::string glob;          // non-empty: filter keys by it
+  bool single_key = false;   // the input names one key (or, failing that, a prefix)
+  bool exact_found = false;  // ...and that key exists as an object: nothing else is taken
+  bool matched_any = false;
+  ListPage page;
+  size_t page_pos = 0;
+  uint64_t list_pages = 0;
+
+  // Partitions of the current object not yet handed out.
+  std::vector<Partition> pending;
+  size_t pending_pos = 0;
+
+  Status StartInput();
+  Result<bool> NextObject(ObjectInfo* info);
+  Status Expand(const Uri& input, const ObjectInfo& info);
+};
+
+Status Plan::State::StartInput() {
+  const Uri& in = inputs[input_index];
+  QUARRY_ASSIGN_OR_RETURN(store, StoreForUri(in, options.storage_options));
+  matched_any = false;
+  page = {};
+  page_pos = 0;
+  glob.clear();
+  single_key = false;
+  exact_found = false;
+  std::string prefix = in.key;
+  if (HasGlob(in.key)) {
+    glob = in.key;
+    prefix = in.key.substr(0, GlobLiteralPrefix(in.key));
+  } else if (!in.IsPrefix()) {
+    // A key: the object if it exists, else everything under "key/".
+    single_key = true;
+  }
+  QUARRY_ASSIGN_OR_RETURN(lister, store->List(in.bucket, prefix, {}));
+  return Status::Ok();
+}
+
+Result<bool> Plan::State::NextObject(ObjectInfo* info) {
+  const Uri& in = inputs[input_index];
+  while (true) {
+    while (page_pos < page.objects.size()) {
+      ObjectInfo& o = page.objects[page_pos++];
+      if (!glob.empty() && !GlobMatch(glob, o.key)) continue;
+      if (single_key) {
+        if (o.key == in.key) {
+          exact_found = true;
+        } else if (exact_found || o.key.compare(0, in.key.size() + 1, in.key + "/") != 0) {
+          continue;
+        }
+      }
+      *info = std::move(o);
+      return true;
+    }
+    QUARRY_ASSIGN_OR_RETURN(bool more, lister->Next(&page));
+    page_pos = 0;
+    if (!more) return false;
+    ++list_pages;
+  }
+}
+
+Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
+  pending.clear();
+  pending_pos = 0;
+  Partition base;
+  base.scheme = input.scheme;
+  base.bucket = input.bucket;
+  base.key = info.key;
+  base.uri = input.WithKey(info.key).ToString();
+  base.size = info.size;
+  base.etag = info.etag;
+  base.newline = options.newline;
+  base.header = options.header;
+  base.options = options;
+  base.compression = Compression::kNone;
+  auto ranges = NominalRanges(info.size, options.chunk_size, options.chunk_number);
+  if (options.decompress && ranges.size() > 1) {
+    // Would be split: a compressed object must not be, so look at its first bytes.
+    Compression c = CompressionFromSuffix(info.key);
+    if (c == Compression::kNone) {
+      QUARRY_ASSIGN_OR_RETURN(auto head, ReadToString(*store, input.bucket, info.key, 0, 6,
+                                                      ReadOptions{info.etag}));
+      c = CompressionFromMagic(head);
+    }
+    if (c != Compression::kNone) {
+      base.compression = c;
+      ranges = {{0, info.size}};
+    }
+  }
+  base.total_parts = ranges.size();
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    Partition p = base;
+    p.part = i;
+    std::tie(p.start, p.stop) = ranges[i];
+    pending.push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
+Plan::Plan(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Plan::Plan(Plan&&) noexcept = default;
+Plan& Plan::operator=(Plan&&) noexcept = default;
+Plan::~Plan() = default;
+
+const PlanOptions& Plan::options() const { return state_->options; }
+uint64_t Plan::list_pages() const { return state_->list_pages; }
+
+Result<Plan> Plan::Build(const std::vector<std::string>& inputs, PlanOptions options) {
+  if (inputs.empty()) return InvalidArgument("no inputs: give at least one URI, e.g. s3://bucket/");
+  if (options.chunk_size > 0 && options.chunk_number > 0) {
+    return InvalidArgument("chunk_size and chunk_number exclude each other: give one");
+  }
+  if (!options.newline.empty()) QUARRY_RETURN_IF_ERROR(ValidateSeparator(options.newline));
+  if (options.header && options.newline.empty()) {
+    return InvalidArgument("header=True needs line mode: give newline (e.g. \"\\n\") too");
+  }
+  if (options.part_size == 0) return InvalidArgument("part_size must be positive");
+  auto state = std::make_unique<State>();
+  for (const auto& text : inputs) {
+    QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(text));
+    if (uri.scheme != "file" && uri.bucket.empty()) {
+      return InvalidArgument("input '" + text + "' has no bucket");
+    }
+    state->inputs.push_back(std::move(uri));
+  }
+  state->options = std::move(options);
+  return Plan(std::move(state));
+}
+
+Result<bool> Plan::Next(Partition* out) {
+  State& s = *state_;
+  while (true) {
+    if (s.pending_pos < s.pending.size()) {
+      *out = std::move(s.pending[s.pending_pos++]);
+      return true;
+    }
+    if (s.input_index >= s.inputs.size()) return false;
+    if (!s.lister) QUARRY_RETURN_IF_ERROR(s.StartInput());
+    ObjectInfo info;
+    auto got = s.NextObject(&info);
+    if (!got.ok()) {
+      return got.status().WithContext("listing input '" + s.inputs[s.input_index].ToString() + "'");
+    }
+    if (*got) {
+      s.matched_any = true;
+      QUARRY_RETURN_IF_ERROR(s.Expand(s.inputs[s.input_index], info));
+      continue;
+    }
+    if (!s.matched_any) {
+      const Uri& in = s.inputs[s.input_index];
+      return NotFound("input '" + in.ToString() + "' matched no object at " + s.store->endpoint() +
+                      ": check the bucket, prefix or pattern");
+    }
+    s.lister.reset();
+    ++s.input_index;
+  }
+}
+
+Result<std::vector<Partition>> Plan::All() {
+  std::vector<Partition> all;
+  Partition p;
+  while (true) {
+    QUARRY_ASSIGN_OR_RETURN(bool more, Next(&p));
+    if (!more) break;
+    all.push_back(std::move(p));
+  }
+  return all;
+}
+
+Result<std::unique_ptr<DataStream>> Partition::Open() const {
+  QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(scheme == "file" ? "file:///" + key
+                                                              : scheme + "://" + bucket + "/"));
+  QUARRY_ASSIGN_OR_RETURN(auto store, StoreForUri(uri, options.storage_options));
+  return OpenDataStream(std::move(store), *this);
+}
+
+}  // namespace quarry
