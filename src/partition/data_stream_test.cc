@@ -1,1 +1,371 @@
+// The partitioning contract, checked against a reference model on every backend (mem, file, and
+// s3 on the real RGW): each partition's data is exactly the records that start in its nominal
+// range, whole; their concatenation (after the header) is the object.
+#include "quarry/data_stream.h"
+
+#include <bzlib.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "quarry/local_executor.h"
+#include "quarry/store_util.h"
+#include "storage/test_stores.h"
+
+namespace quarry {
+namespace {
+
+// Reference model: records of `data` split after every occurrence of `sep`.
+std::vector<std::pair<uint64_t, std::string>> Records(const std::string& data,
+                                                      const std::string& sep) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  size_t start = 0;
+  while (start < data.size()) {
+    size_t p = data.find(sep, start);
+    size_t end = p == std::string::npos ? data.size() : p + sep.size();
+    out.emplace_back(start, data.substr(start, end - start));
+    start = end;
+  }
+  return out;
+}
+
+std::string ExpectedData(const std::string& data, const std::string& sep, bool header,
+                         uint64_t a, uint64_t b) {
+  if (sep.empty()) return data.substr(a, b - a);
+  std::string out;
+  auto records = Records(data, sep);
+  for (size_t i = header ? 1 : 0; i < records.size(); ++i) {
+    if (records[i].first >= a && records[i].first < b) out += records[i].second;
+  }
+  return out;
+}
+
+class PartitionContractTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "s3" && std::getenv("QUARRY_TEST_S3") == nullptr) {
+      GTEST_SKIP() << "set QUARRY_TEST_S3=1 with a running RGW (scripts/test-servers start)";
+    }
+    auto tb = testing_util::MakeTestBucket(GetParam());
+    ASSERT_TRUE(tb.ok()) << tb.status().ToString();
+    tb_ = std::move(*tb);
+  }
+  void TearDown() override {
+    if (tb_.store) testing_util::DropTestBucket(tb_);
+  }
+  std::string Uri(const std::string& name) {
+    return tb_.store->scheme() == "file" ? "file:///" + tb_.prefix + name
+                                         : GetParam() + "://" + tb_.bucket + "/" + name;
+  }
+  void Put(const std::string& name, const std::string& data) {
+    ASSERT_TRUE(tb_.store->Put(tb_.bucket, tb_.prefix + name, data).ok());
+  }
+
+  // Plans `name` with the options and checks every partition against the model.
+  void Check(const std::string& name, const std::string& data, PlanOptions options,
+             bool use_readline = false) {
+    SCOPED_TRACE("size=" + std::to_string(data.size()) +
+                 " chunk_size=" + std::to_string(options.chunk_size) +
+                 " chunk_number=" + std::to_string(options.chunk_number) +
+                 " sep_len=" + std::to_string(options.newline.size()) +
+                 " header=" + std::to_string(options.header));
+    const std::string sep = options.newline;
+    const bool header = options.header;
+    auto plan = Plan::Build({Uri(name)}, options);
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    auto parts = plan->All();
+    ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+    auto ranges = NominalRanges(data.size(), options.chunk_size, options.chunk_number);
+    ASSERT_EQ(parts->size(), ranges.size());
+    std::string joined;
+    std::optional<std::string> seen_header;
+    for (size_t i = 0; i < parts->size(); ++i) {
+      const Partition& p = (*parts)[i];
+      EXPECT_EQ(p.part, i);
+      EXPECT_EQ(p.total_parts, ranges.size());
+      EXPECT_EQ(p.start, ranges[i].first);
+      EXPECT_EQ(p.stop, ranges[i].second);
+      auto stream = p.Open();
+      ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+      std::string got;
+      if (use_readline) {
+        int guard = 0;
+        while (true) {
+          auto line = (*stream)->ReadLine();
+          ASSERT_TRUE(line.ok()) << line.status().ToString();
+          if (line->empty()) break;
+          got += *line;
+          ASSERT_LT(++guard, 100000) << "ReadLine does not end";
+        }
+        // At the end, reads stay at the end.
+        auto again = (*stream)->ReadLine();
+        ASSERT_TRUE(again.ok());
+        EXPECT_TRUE(again->empty());
+      } else {
+        auto all = (*stream)->ReadAll();
+        ASSERT_TRUE(all.ok()) << all.status().ToString();
+        got = *all;
+      }
+      EXPECT_EQ(got, ExpectedData(data, sep, header, p.start, p.stop)) << "part " << i;
+      EXPECT_EQ((*stream)->Tell(), got.size());
+      if (header) {
+        ASSERT_TRUE((*stream)->header().has_value());
+        if (seen_header) {
+          EXPECT_EQ(*seen_header, *(*stream)->header());
+        }
+        seen_header = *(*stream)->header();
+      } else {
+        EXPECT_FALSE((*stream)->header().has_value());
+      }
+      joined += got;
+    }
+    EXPECT_EQ(seen_header.value_or("") + joined, data);
+  }
+
+  testing_util::TestBucket tb_;
+};
+
+std::string RandomText(std::mt19937& rng, size_t size, const std::string& sep, bool trailing) {
+  // Dense in separators and their bytes, so boundaries straddle chunk edges often.
+  std::string alphabet = "xyz" + sep + sep;
+  std::string s;
+  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
+  while (s.size() < size) s.push_back(alphabet[pick(rng)]);
+  s.resize(size);
+  if (trailing && size >= sep.size()) s.replace(size - sep.size(), sep.size(), sep);
+  return s;
+}
+
+TEST_P(PartitionContractTest, RandomObjectsAllChunkingsMatchTheModel) {
+  std::mt19937 rng(1234);
+  const bool remote = GetParam() == "s3";
+  const std::vector<std::string> seps = {"\n", "\r\n", "\x1e", "|#"};
+  const int objects = remote ? 8 : 40;
+  for (int o = 0; o < objects; ++o) {
+    const std::string& sep = seps[o % seps.size()];
+    size_t size = std::uniform_int_distribution<size_t>(0, remote ? 60 : 120)(rng);
+    bool trailing = o % 3 == 0;
+    std::string data = RandomText(rng, size, sep, trailing);
+    std::string name = "obj" + std::to_string(o);
+    Put(name, data);
+    for (bool header : {false, true}) {
+      for (uint64_t c = 1; c <= size + 1; c += remote ? 7 : 1) {
+        PlanOptions opt;
+        opt.newline = sep;
+        opt.header = header;
+        opt.chunk_size = c;
+        opt.part_size = 3;  // tiny ranged reads: many boundaries inside each partition
+        Check(name, data, opt, /*use_readline=*/c % 2 == 0);
+        if (HasFatalFailure()) return;
+      }
+      for (uint64_t n : {uint64_t{1}, uint64_t{2}, uint64_t{3}, uint64_t{7}, size + 2}) {
+        PlanOptions opt;
+        opt.newline = sep;
+        opt.header = header;
+        opt.chunk_number = n;
+        opt.part_size = 5;
+        Check(name, data, opt);
+        if (HasFatalFailure()) return;
+      }
+    }
+    // Byte mode: exactly the nominal ranges.
+    PlanOptions bytes;
+    bytes.chunk_size = 1 + size / 3;
+    Check(name, data, bytes);
+  }
+}
+
+TEST_P(PartitionContractTest, PinnedCases) {
+  struct Case {
+    std::string name, data, sep;
+    uint64_t chunk;
+  };
+  const std::string long_record = std::string(1000, 'L') + "\n";
+  std::vector<Case> cases = {
+      {"empty", "", "\n", 4},
+      {"one-byte", "x", "\n", 1},
+      {"one-sep", "\n", "\n", 1},
+      {"exactly-one-chunk", "abc\ndef\n", "\n", 8},
+      {"last-chunk-one-byte", "abc\ndef\ng", "\n", 4},
+      {"no-trailing-separator", "a\nbb\nccc", "\n", 2},
+      {"record-ten-chunks-long", "a\n" + long_record + "b\n", "\n", 100},
+      {"chunk-size-one", "ab\nc\n\nd", "\n", 1},
+      {"crlf-split-between-cr-and-lf", "abc\r\ndef\r\ngh", "\r\n", 4},
+      {"separator-straddles-boundary", "ab|#cd|#ef", "|#", 3},
+      {"starts-with-separators", "\n\n\nabc\n", "\n", 2},
+      {"consecutive-separators", "a\n\n\n\nb\n\n", "\n", 3},
+      {"lone-cr-is-data", "a\rb\r\nc\r", "\r\n", 2},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Put(c.name, c.data);
+    for (bool header : {false, true}) {
+      for (bool readline : {false, true}) {
+        PlanOptions opt;
+        opt.newline = c.sep;
+        opt.header = header;
+        opt.chunk_size = c.chunk;
+        opt.part_size = 7;
+        Check(c.name, c.data, opt, readline);
+      }
+    }
+  }
+  // chunk_number larger than the object: one partition per byte, never more.
+  Put("small", "a\nb\n");
+  auto plan = Plan::Build({Uri("small")}, {.chunk_number = 10, .newline = "\n"});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->All()->size(), 4u);
+}
+
+TEST_P(PartitionContractTest, SeekAndTellWithinPartition) {
+  std::string data;
+  for (int i = 0; i < 200; ++i) data += "record-" + std::to_string(i) + "\n";
+  Put("seek", data);
+  auto plan = Plan::Build({Uri("seek")}, {.chunk_size = 500, .newline = "\n", .part_size = 64});
+  auto parts = plan->All();
+  ASSERT_TRUE(parts.ok());
+  const Partition& p = (*parts)[1];
+  auto s = p.Open();
+  ASSERT_TRUE(s.ok());
+  std::string all = *(*s)->ReadAll();
+  ASSERT_GT(all.size(), 100u);
+  for (uint64_t pos : {uint64_t{10}, uint64_t{0}, all.size() - 3, uint64_t{250}, all.size()}) {
+    ASSERT_TRUE((*s)->Seek(pos).ok());
+    EXPECT_EQ((*s)->Tell(), pos);
+    char buf[5];
+    auto n = (*s)->Read(buf, 5);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string(buf, *n), all.substr(pos, 5)) << pos;
+  }
+  // Seeking on a fresh stream past the nominal stop (the data's end not known yet).
+  auto fresh = p.Open();
+  ASSERT_TRUE((*fresh)->Seek(all.size() - 2).ok());
+  EXPECT_EQ(*(*fresh)->ReadAll(), all.substr(all.size() - 2));
+}
+
+TEST_P(PartitionContractTest, ChangedObjectFailsTheRead) {
+  Put("changing", std::string(10000, 'a'));
+  auto plan = Plan::Build({Uri("changing")}, {.chunk_size = 4000});
+  auto parts = plan->All();
+  ASSERT_TRUE(parts.ok());
+  Put("changing", std::string(10000, 'b'));
+  auto s = (*parts)[1].Open();
+  Status st = s.ok() ? (*s)->ReadAll().status() : s.status();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kPreconditionFailed) << st.ToString();
+}
+
+std::string Gzip(const std::string& in) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, in.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string Zstd(const std::string& in) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3));
+  return out;
+}
+
+std::string Bzip2(const std::string& in) {
+  unsigned int len = static_cast<unsigned>(in.size() + in.size() / 100 + 600);
+  std::string out(len, '\0');
+  BZ2_bzBuffToBuffCompress(out.data(), &len, const_cast<char*>(in.data()),
+                           static_cast<unsigned>(in.size()), 9, 0, 0);
+  out.resize(len);
+  return out;
+}
+
+TEST_P(PartitionContractTest, CompressedObjectsAreWholeAndDecoded) {
+  std::string text = "name,value\n";
+  for (int i = 0; i < 5000; ++i) text += "row" + std::to_string(i) + "," + std::to_string(i * 7) + "\n";
+  // Names without suffixes: recognised by magic bytes. One with a suffix and concatenated members.
+  std::vector<std::pair<std::string, std::string>> objects = {
+      {"data-gzip", Gzip(text)}, {"data-zstd", Zstd(text)}, {"data-bzip2", Bzip2(text)},
+      {"two-members.gz", Gzip(text.substr(0, 1000)) + Gzip(text.substr(1000))}};
+  for (const auto& [name, blob] : objects) {
+    SCOPED_TRACE(name);
+    Put(name, blob);
+    auto plan = Plan::Build({Uri(name)}, {.chunk_size = 1000, .newline = "\n", .header = true,
+                                          .part_size = 4096});
+    ASSERT_TRUE(plan.ok());
+    auto parts = plan->All();
+    ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+    ASSERT_EQ(parts->size(), 1u) << "compressed objects are never split";
+    auto s = (*parts)[0].Open();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(*(*s)->header(), "name,value\n");
+    auto rest = (*s)->ReadAll();
+    ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+    EXPECT_TRUE(*rest == text.substr(11));
+    // decompress=False: raw bytes, split as any object.
+    auto raw = Plan::Build({Uri(name)}, {.chunk_size = 1000, .decompress = false});
+    auto raw_parts = raw->All();
+    ASSERT_TRUE(raw_parts.ok());
+    std::string joined;
+    for (auto& p : *raw_parts) joined += *(*p.Open())->ReadAll();
+    EXPECT_TRUE(joined == blob);
+  }
+  // A truncated gzip object fails loudly.
+  Put("cut.gz", Gzip(text).substr(0, 500));
+  auto plan = Plan::Build({Uri("cut.gz")}, {});
+  auto s = (*plan->All())[0].Open();
+  Status st = s.ok() ? (*s)->ReadAll().status() : s.status();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("ends early"), std::string::npos) << st.ToString();
+}
+
+TEST_P(PartitionContractTest, LocalExecutorCountsRecordsInPlanOrder) {
+  std::string data;
+  for (int i = 0; i < 3000; ++i) data += std::to_string(i) + ",payload\n";
+  Put("count.csv", data);
+  auto plan = Plan::Build({Uri("count.csv")}, {.chunk_size = 2000, .newline = "\n"});
+  ASSERT_TRUE(plan.ok());
+  LocalExecutor exec({.threads = 4});
+  auto counts = exec.Map<std::pair<uint64_t, uint64_t>>(
+      *plan, [](Partition& p) -> Result<std::pair<uint64_t, uint64_t>> {
+        QUARRY_ASSIGN_OR_RETURN(auto stream, p.Open());
+        uint64_t n = 0;
+        while (true) {
+          QUARRY_ASSIGN_OR_RETURN(auto line, stream->ReadLine());
+          if (line.empty()) break;
+          ++n;
+        }
+        return std::make_pair(p.part, n);
+      });
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  uint64_t total = 0;
+  for (size_t i = 0; i < counts->size(); ++i) {
+    EXPECT_EQ((*counts)[i].first, i);  // plan order
+    total += (*counts)[i].second;
+  }
+  EXPECT_EQ(total, 3000u);
+
+  // A failing partition is named.
+  auto plan2 = Plan::Build({Uri("count.csv")}, {.chunk_size = 2000, .newline = "\n"});
+  auto failed = exec.Map<int>(*plan2, [](Partition& p) -> Result<int> {
+    if (p.part == 3) return InvalidArgument("bad record");
+    return 0;
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("partition 3 of " + Uri("count.csv")),
+            std::string::npos)
+      << failed.status().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PartitionContractTest, ::testing::Values("mem", "file", "s3"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace quarry
