@@ -1,1 +1,141 @@
+#include "quarry/plan.h"
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "quarry/registry.h"
+#include "storage/test_stores.h"
+
+namespace quarry {
+namespace {
+
+TEST(NominalRangesTest, FollowTheContract) {
+  using R = std::vector<std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(NominalRanges(0, 0, 0), (R{{0, 0}}));
+  EXPECT_EQ(NominalRanges(0, 4, 0), (R{{0, 0}}));
+  EXPECT_EQ(NominalRanges(0, 0, 3), (R{{0, 0}}));
+  EXPECT_EQ(NominalRanges(10, 0, 0), (R{{0, 10}}));
+  EXPECT_EQ(NominalRanges(10, 4, 0), (R{{0, 4}, {4, 8}, {8, 10}}));
+  EXPECT_EQ(NominalRanges(8, 4, 0), (R{{0, 4}, {4, 8}}));
+  EXPECT_EQ(NominalRanges(10, 0, 3), (R{{0, 4}, {4, 8}, {8, 10}}));  // C = ceil(10/3) = 4
+  EXPECT_EQ(NominalRanges(10, 0, 4).size(), 4u);   // C = 3: 0,3,6,9
+  EXPECT_EQ(NominalRanges(9, 0, 4).size(), 3u);    // C = 3: never more than N, fewer here
+  EXPECT_EQ(NominalRanges(3, 0, 10).size(), 3u);   // fewer when S < N
+  for (uint64_t s = 1; s < 200; ++s) {
+    for (uint64_t n = 1; n < 20; ++n) EXPECT_LE(NominalRanges(s, 0, n).size(), n);
+  }
+}
+
+TEST(GlobTest, Matches) {
+  EXPECT_TRUE(GlobMatch("logs/*.csv", "logs/a.csv"));
+  EXPECT_FALSE(GlobMatch("logs/*.csv", "logs/x/a.csv"));  // * stays within a level
+  EXPECT_TRUE(GlobMatch("logs/**.csv", "logs/x/a.csv"));
+  EXPECT_TRUE(GlobMatch("logs/**/a.csv", "logs/a.csv"));  // **/ may match nothing
+  EXPECT_TRUE(GlobMatch("logs/**/a.csv", "logs/x/y/a.csv"));
+  EXPECT_TRUE(GlobMatch("img-?.png", "img-1.png"));
+  EXPECT_FALSE(GlobMatch("img-?.png", "img-10.png"));
+  EXPECT_TRUE(GlobMatch("img-[0-9].png", "img-7.png"));
+  EXPECT_FALSE(GlobMatch("img-[!0-9].png", "img-7.png"));
+  EXPECT_TRUE(GlobMatch("a+b %41/*", "a+b %41/x"));  // other characters are literal
+  EXPECT_EQ(GlobLiteralPrefix("logs/2024-*/x"), 10u);
+  EXPECT_EQ(GlobLiteralPrefix("plain"), 5u);
+}
+
+class PlanInputsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto tb = testing_util::MakeTestBucket("mem");
+    ASSERT_TRUE(tb.ok());
+    tb_ = std::move(*tb);
+    for (const char* k : {"a.csv", "a.csv.bak", "dir/1.csv", "dir/2.txt", "dir/sub/3.csv",
+                          "key", "key/x", "only/inner", "zero"}) {
+      ASSERT_TRUE(tb_.store->Put(tb_.bucket, k, std::string(k) == "zero" ? "" : "data").ok());
+    }
+  }
+  void TearDown() override { testing_util::DropTestBucket(tb_); }
+  std::string U(const std::string& k) { return "mem://" + tb_.bucket + "/" + k; }
+  std::vector<std::string> Keys(const std::vector<std::string>& inputs, PlanOptions o = {}) {
+    auto plan = Plan::Build(inputs, o);
+    EXPECT_TRUE(plan.ok()) << plan.status().ToString();
+    auto parts = plan->All();
+    EXPECT_TRUE(parts.ok()) << parts.status().ToString();
+    std::vector<std::string> keys;
+    for (auto& p : *parts) keys.push_back(p.key);
+    return keys;
+  }
+  testing_util::TestBucket tb_;
+};
+
+TEST_F(PlanInputsTest, BucketPrefixKeyAndGlobs) {
+  EXPECT_EQ(Keys({"mem://" + tb_.bucket}).size(), 9u);
+  EXPECT_EQ(Keys({"mem://" + tb_.bucket + "/"}).size(), 9u);
+  EXPECT_EQ(Keys({U("dir/")}), (std::vector<std::string>{"dir/1.csv", "dir/2.txt", "dir/sub/3.csv"}));
+  EXPECT_EQ(Keys({U("a.csv")}), (std::vector<std::string>{"a.csv"}));  // not a.csv.bak
+  EXPECT_EQ(Keys({U("key")}), (std::vector<std::string>{"key"}));      // the object wins
+  EXPECT_EQ(Keys({U("only")}), (std::vector<std::string>{"only/inner"}));  // else a prefix
+  EXPECT_EQ(Keys({U("dir/*.csv")}), (std::vector<std::string>{"dir/1.csv"}));
+  EXPECT_EQ(Keys({U("**.csv")}), (std::vector<std::string>{"a.csv", "dir/1.csv", "dir/sub/3.csv"}));
+  EXPECT_EQ(Keys({U("dir/?.txt"), U("a.csv")}), (std::vector<std::string>{"dir/2.txt", "a.csv"}));
+  // The empty object is one partition too.
+  auto zero = Plan::Build({U("zero")}, {.chunk_size = 10});
+  auto parts = zero->All();
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].start, 0u);
+  EXPECT_EQ((*parts)[0].stop, 0u);
+}
+
+TEST_F(PlanInputsTest, MixedSchemes) {
+  auto dir = std::filesystem::temp_directory_path() / testing_util::UniqueName("quarry-plan");
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir / "local.csv") << "x\n"; }
+  auto plan = Plan::Build({U("a.csv"), dir.string() + "/"}, {});
+  ASSERT_TRUE(plan.ok());
+  auto parts = plan->All();
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_EQ(parts->size(), 2u);
+  EXPECT_EQ((*parts)[0].uri, U("a.csv"));
+  EXPECT_EQ((*parts)[1].uri, "file://" + (dir / "local.csv").string());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(PlanInputsTest, ZeroMatchesIsNotFoundNamingTheInput) {
+  for (const std::string& in : {U("nothing/"), U("*.parquet"), U("missing-key")}) {
+    auto plan = Plan::Build({in}, {});
+    ASSERT_TRUE(plan.ok());
+    auto parts = plan->All();
+    ASSERT_FALSE(parts.ok()) << in;
+    EXPECT_EQ(parts.status().code(), StatusCode::kNotFound);
+    EXPECT_NE(parts.status().message().find(in), std::string::npos) << parts.status().message();
+  }
+  auto missing_bucket = Plan::Build({"mem://no-such-bucket-here/"}, {});
+  EXPECT_EQ(missing_bucket->All().status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(PlanInputsTest, BadOptionsAreInvalidArgument) {
+  EXPECT_EQ(Plan::Build({U("a.csv")}, {.chunk_size = 1, .chunk_number = 2}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Plan::Build({U("a.csv")}, {.newline = "aa"}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Plan::Build({U("a.csv")}, {.header = true}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Plan::Build({"s3:/"}, {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Plan::Build({}, {}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(PlanInputsTest, PartitionsComeWhileListing) {
+  // 2,500 keys listed 1,000 a page: the first partition arrives after one page.
+  for (int i = 0; i < 2500; ++i) {
+    ASSERT_TRUE(tb_.store->Put(tb_.bucket, "many/" + std::to_string(10000 + i), "x").ok());
+  }
+  auto plan = Plan::Build({U("many/")}, {});
+  Partition p;
+  ASSERT_TRUE(*plan->Next(&p));
+  EXPECT_EQ(plan->list_pages(), 1u);
+  EXPECT_EQ(plan->All()->size(), 2499u);
+  EXPECT_EQ(plan->list_pages(), 3u);
+}
+
+}  // namespace
+}  // namespace quarry
