@@ -58,6 +58,24 @@ expect_error "usage: unknown option" 2 "." "$Q" ls --bogus "$work"
 expect_error "bad range" 2 "range 'x-y'" "$Q" cat --range x-y "$work/src/sub/b.txt"
 expect_error "rm prefix without -r" 2 "rm -r" "$Q" rm "$work/src/"
 
+# --- plans and partitions ---
+printf 'id,name\n1,a\n2,bb\n3,ccc\n4,dddd\n5,e' >"$work/t.csv"
+expect_ok "plan json" "$Q" plan --chunk-size 8 --lines --json "$work/t.csv"
+# 33 bytes in chunks of 8: five partitions, the last [32, 33).
+[ "$(wc -l <"$work/out")" -eq 5 ] && grep -q '"part":4,.*"start":32,"stop":33,"total_parts":5' "$work/out" && ok \
+  || fail "plan --json: $(cat "$work/out")"
+: >"$work/joined"
+for k in 0 1 2 3 4; do
+  "$Q" cat --chunk-size 8 --newline '\n' --header --part $k "$work/t.csv" >>"$work/joined" || fail "cat --part $k"
+done
+cmp -s "$work/joined" <(tail -n +2 "$work/t.csv") && ok || fail "parts with header: $(cat "$work/joined")"
+expect_ok "cat --part 1" "$Q" cat --chunk-size 8 --lines --part 1 "$work/t.csv"
+# Records starting in [8, 16): "1,a\n" at 8 and "2,bb\n" at 12.
+[ "$(cat "$work/out")" = "$(printf '1,a\n2,bb\n')" ] && ok || fail "part 1 is '$(cat "$work/out")'"
+expect_error "bad separator" 2 "newline separator \"aa\" is not usable" "$Q" plan --newline aa "$work/t.csv"
+expect_error "part out of range" 2 "has 5 partitions" "$Q" cat --chunk-size 8 --part 9 "$work/t.csv"
+expect_error "plan matches nothing" 1 "matched no object" "$Q" plan "$work/src/*.parquet"
+
 if [ "${QUARRY_TEST_S3:-}" != 1 ]; then
   echo "S3 part skipped: QUARRY_TEST_S3 is not 1 (start scripts/test-servers)"
 else
@@ -91,6 +109,12 @@ else
   expect_ok "cp -r down" "$Q" cp -r "s3://$b/tree/" "$work/tree"
   expect_same "cp -r a.bin" "$work/tree/a.bin" "$work/src/a.bin"
   expect_same "cp -r sub/b.txt" "$work/tree/sub/b.txt" "$work/src/sub/b.txt"
+  expect_ok "cp csv" "$Q" cp "$work/t.csv" "s3://$b/csv/t.csv"
+  expect_ok "plan s3 glob" "$Q" plan --chunk-number 3 --json "s3://$b/csv/*.csv"
+  [ "$(wc -l <"$work/out")" -eq 3 ] && ok || fail "plan --chunk-number 3: $(cat "$work/out")"
+  : >"$work/joined"
+  for k in 0 1 2; do "$Q" cat --chunk-number 3 --lines --part $k "s3://$b/csv/t.csv" >>"$work/joined"; done
+  expect_same "s3 parts concatenate to the object" "$work/joined" "$work/t.csv"
   expect_ok "rm" "$Q" rm "s3://$b/data/a.bin"
   expect_error "stat removed" 1 "no object with key 'data/a.bin' in bucket '$b'" "$Q" stat "s3://$b/data/a.bin"
   expect_ok "rm -r" "$Q" rm -r "s3://$b/tree/"

@@ -5,11 +5,14 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "quarry/data_stream.h"
+#include "quarry/plan.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
 #include "quarry/uri.h"
@@ -236,6 +239,125 @@ Status CmdPresign(const std::string& text, int64_t expires, bool stdin_list) {
   return WriteStdout(out);
 }
 
+// "\n", "\r\n", "\t", "\x1e", "\\" → bytes.
+Result<std::string> Unescape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      out.push_back(text[i]);
+      continue;
+    }
+    char c = text[++i];
+    switch (c) {
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case '0': out.push_back('\0'); break;
+      case '\\': out.push_back('\\'); break;
+      case 'x': {
+        if (i + 2 >= text.size()) {
+          return InvalidArgument("separator '" + text + "': \\x needs two hex digits");
+        }
+        unsigned v = 0;
+        auto [p, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, v, 16);
+        if (ec != std::errc() || p != text.data() + i + 3) {
+          return InvalidArgument("separator '" + text + "': \\x needs two hex digits");
+        }
+        out.push_back(static_cast<char>(v));
+        i += 2;
+        break;
+      }
+      default:
+        return InvalidArgument("separator '" + text + "': unknown escape \\" + std::string(1, c) +
+                               " (use \\n \\r \\t \\xHH \\\\)");
+    }
+  }
+  return out;
+}
+
+// 1048576, 64K, 64M, 1G (binary units).
+Result<uint64_t> ParseBytes(const std::string& text, const char* what) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+  uint64_t mult = unit.empty() ? 1
+                  : (unit == "K" || unit == "KiB" || unit == "k") ? 1ull << 10
+                  : (unit == "M" || unit == "MiB")                ? 1ull << 20
+                  : (unit == "G" || unit == "GiB")                ? 1ull << 30
+                                                                  : 0;
+  if (ec != std::errc() || mult == 0 || v == 0) {
+    return InvalidArgument(std::string(what) + " '" + text +
+                           "' is not a positive size such as 1048576, 64K, 64M or 1G");
+  }
+  return v * mult;
+}
+
+struct PlanFlags {
+  std::string chunk_size, newline;
+  uint64_t chunk_number = 0;
+  bool lines = false, header = false;
+  Result<PlanOptions> Options() const {
+    PlanOptions o;
+    if (!chunk_size.empty()) {
+      QUARRY_ASSIGN_OR_RETURN(o.chunk_size, ParseBytes(chunk_size, "--chunk-size"));
+    }
+    o.chunk_number = chunk_number;
+    if (lines) o.newline = "\n";
+    if (!newline.empty()) {
+      QUARRY_ASSIGN_OR_RETURN(o.newline, Unescape(newline));
+    }
+    o.header = header;
+    return o;
+  }
+};
+
+Status CmdPlan(const std::vector<std::string>& inputs, const PlanFlags& flags, bool as_json) {
+  QUARRY_ASSIGN_OR_RETURN(auto options, flags.Options());
+  QUARRY_ASSIGN_OR_RETURN(auto plan, Plan::Build(inputs, options));
+  Partition p;
+  std::string out;
+  while (true) {
+    QUARRY_ASSIGN_OR_RETURN(bool more, plan.Next(&p));
+    if (!more) break;
+    if (as_json) {
+      out += Dump(json{{"uri", p.uri}, {"key", p.key}, {"part", p.part},
+                       {"total_parts", p.total_parts}, {"start", p.start}, {"stop", p.stop},
+                       {"size", p.size}, {"etag", p.etag},
+                       {"compression", std::string(CompressionName(p.compression))}});
+    } else {
+      out += p.uri + "  part " + std::to_string(p.part) + "/" + std::to_string(p.total_parts) +
+             "  [" + std::to_string(p.start) + ", " + std::to_string(p.stop) + ")";
+    }
+    out += '\n';
+    if (out.size() > (1 << 16)) {
+      QUARRY_RETURN_IF_ERROR(WriteStdout(out));
+      out.clear();
+    }
+  }
+  return WriteStdout(out);
+}
+
+Status CmdCatPart(const std::string& text, const PlanFlags& flags, uint64_t part) {
+  QUARRY_ASSIGN_OR_RETURN(auto options, flags.Options());
+  QUARRY_ASSIGN_OR_RETURN(auto plan, Plan::Build({text}, options));
+  Partition p;
+  for (uint64_t i = 0;; ++i) {
+    QUARRY_ASSIGN_OR_RETURN(bool more, plan.Next(&p));
+    if (!more) {
+      return InvalidArgument("--part " + std::to_string(part) + " is out of range: the plan of '" +
+                             text + "' has " + std::to_string(i) + " partitions (0-based)");
+    }
+    if (i == part) break;
+  }
+  QUARRY_ASSIGN_OR_RETURN(auto stream, p.Open());
+  std::vector<char> buf(1 << 20);
+  while (true) {
+    QUARRY_ASSIGN_OR_RETURN(size_t n, stream->Read(buf.data(), buf.size()));
+    if (n == 0) return Status::Ok();
+    QUARRY_RETURN_IF_ERROR(WriteStdout(std::string_view(buf.data(), n)));
+  }
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"quarry: object storage from the shell (s3://, cos://, file://, mem://)"};
   app.require_subcommand(1);
@@ -261,7 +383,29 @@ int Run(int argc, char** argv) {
   cat->add_option("--parallel", g_transfer.parallel, "ranged reads in flight for large objects")
       ->check(CLI::Range(1, 64));
   cat->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")->check(CLI::Range(1, 1024));
-  cat->callback([&] { status = CmdCat(uri, range); });
+  PlanFlags plan_flags;
+  int64_t part = -1;
+  auto add_plan_flags = [&](CLI::App* cmd) {
+    auto* size = cmd->add_option("--chunk-size", plan_flags.chunk_size, "bytes per partition (64M, 1G, ...)");
+    auto* number = cmd->add_option("--chunk-number", plan_flags.chunk_number, "partitions per object (at most)");
+    size->excludes(number);
+    auto* nl = cmd->add_option("--newline", plan_flags.newline, "record separator, C escapes (\\n, \\r\\n, \\x1e)");
+    auto* lines = cmd->add_flag("--lines", plan_flags.lines, "records end with \\n");
+    nl->excludes(lines);
+    cmd->add_flag("--header", plan_flags.header, "the first record is a header, not data");
+  };
+  add_plan_flags(cat);
+  cat->add_option("--part", part, "write only partition K (0-based) of the plan");
+  cat->callback([&] {
+    status = part >= 0 ? CmdCatPart(uri, plan_flags, static_cast<uint64_t>(part)) : CmdCat(uri, range);
+  });
+
+  std::vector<std::string> inputs;
+  auto* plan_cmd = app.add_subcommand("plan", "show the partitions of inputs (URIs, prefixes, globs)");
+  plan_cmd->add_option("inputs", inputs)->required();
+  add_plan_flags(plan_cmd);
+  plan_cmd->add_flag("--json", as_json, "one object per line: uri, key, part, total_parts, start, stop");
+  plan_cmd->callback([&] { status = CmdPlan(inputs, plan_flags, as_json); });
 
   auto* cp = app.add_subcommand("cp", "copy objects: local<->remote, remote<->remote");
   cp->add_option("src", uri)->required();
