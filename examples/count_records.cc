@@ -1,7 +1,7 @@
 // Counts the records of CSV (or any line-oriented) objects in object storage, in line-aligned
 // chunks read in parallel on the local executor.
 //
-//   count_records s3://bucket/logs/ [chunk_size_bytes] [threads]
+//   count_records s3://bucket/logs/ [chunk_size_bytes] [threads] [part_size_bytes] [readahead]
 //
 // Every record is counted exactly once, however the chunks cut the objects.
 #include <cstdio>
@@ -23,9 +23,8 @@ quarry::Result<uint64_t> CountRecords(quarry::DataStream& stream) {
   while (true) {
     QUARRY_ASSIGN_OR_RETURN(size_t n, stream.Read(buf.data(), buf.size()));
     if (n == 0) break;
-    for (const char* p = buf.data(), *end = buf.data() + n;
-         (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p))));
-         ++p) {
+    for (const char *p = buf.data(), *end = buf.data() + n;
+         (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)))); ++p) {
       ++records;
     }
     last = buf[n - 1];
@@ -44,12 +43,14 @@ int main(int argc, char** argv) {
   quarry::PlanOptions options;
   options.chunk_size = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 64ull << 20;
   options.newline = "\n";
+  if (argc > 4) options.part_size = std::strtoull(argv[4], nullptr, 10);
+  if (argc > 5) options.readahead = std::atoi(argv[5]);
   auto plan = quarry::Plan::Build({argv[1]}, options);
   if (!plan.ok()) {
     std::fprintf(stderr, "count_records: %s\n", plan.status().message().c_str());
     return 1;
   }
-  quarry::LocalExecutor exec({.threads = argc > 3 ? std::atoi(argv[3]) : 4});
+  quarry::LocalExecutor exec({.threads = argc > 3 ? std::atoi(argv[3]) : 2});
   auto counts = exec.Map<uint64_t>(*plan, [](quarry::Partition& obj) -> quarry::Result<uint64_t> {
     QUARRY_ASSIGN_OR_RETURN(auto stream, obj.Open());
     return CountRecords(*stream);

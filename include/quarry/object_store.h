@@ -103,8 +103,8 @@ class ObjectStore {
   // Writes bytes [offset, offset+length) of the object to `sink`; a range running past the end
   // is cut at the end (an offset at or past the end writes nothing). `length` = UINT64_MAX
   // means "to the end". Returns the number of bytes written.
-  virtual Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key,
-                                     uint64_t offset, uint64_t length, ReadSink* sink,
+  virtual Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
+                                     uint64_t length, ReadSink* sink,
                                      const ReadOptions& options) = 0;
 
   // Stores `data` under the key in one request, replacing any object there.

@@ -16,13 +16,13 @@ namespace quarry {
 
 enum class StatusCode {
   kOk = 0,
-  kNotFound,          // bucket, key, prefix or file does not exist
-  kPermissionDenied,  // credentials rejected or missing rights
-  kInvalidArgument,   // bad input from the caller: URI, option, range
-  kUnavailable,       // endpoint unreachable, throttled, timed out, 5xx
+  kNotFound,            // bucket, key, prefix or file does not exist
+  kPermissionDenied,    // credentials rejected or missing rights
+  kInvalidArgument,     // bad input from the caller: URI, option, range
+  kUnavailable,         // endpoint unreachable, throttled, timed out, 5xx
   kPreconditionFailed,  // object changed (ETag mismatch)
-  kIoError,           // local I/O failure or malformed reply
-  kInternal,          // a bug in Quarry
+  kIoError,             // local I/O failure or malformed reply
+  kInternal,            // a bug in Quarry
 };
 
 // Short name of a code, e.g. "NotFound".
@@ -32,7 +32,9 @@ class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
   Status(StatusCode code, std::string message, int http_status = 0, bool retryable = false)
-      : code_(code), message_(std::move(message)), http_status_(http_status),
+      : code_(code),
+        message_(std::move(message)),
+        http_status_(http_status),
         retryable_(retryable) {}
 
   static Status Ok() { return {}; }
@@ -74,7 +76,7 @@ inline Status Internal(std::string msg) { return {StatusCode::kInternal, std::mo
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(data_).ok() && "Result built from an OK status");
   }
@@ -108,9 +110,9 @@ class [[nodiscard]] Result {
 #define QUARRY_CONCAT(a, b) QUARRY_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define QUARRY_RETURN_IF_ERROR(expr)              \
-  do {                                            \
-    ::quarry::Status _quarry_status = (expr);     \
+#define QUARRY_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::quarry::Status _quarry_status = (expr);        \
     if (!_quarry_status.ok()) return _quarry_status; \
   } while (0)
 

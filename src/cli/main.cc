@@ -33,13 +33,14 @@ Result<Target> Open(const std::string& text) {
   return Target{std::move(uri), std::move(store)};
 }
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json ObjectJson(const Uri& base, const ObjectInfo& o) {
-  return json{{"uri", base.WithKey(o.key).ToString()}, {"key", o.key}, {"size", o.size},
-              {"etag", o.etag}, {"last_modified", o.last_modified}};
+  return json{{"uri", base.WithKey(o.key).ToString()},
+              {"key", o.key},
+              {"size", o.size},
+              {"etag", o.etag},
+              {"last_modified", o.last_modified}};
 }
 
 Status WriteStdout(std::string_view data) {
@@ -280,7 +281,7 @@ Result<uint64_t> ParseBytes(const std::string& text, const char* what) {
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
-  uint64_t mult = unit.empty() ? 1
+  uint64_t mult = unit.empty()                                    ? 1
                   : (unit == "K" || unit == "KiB" || unit == "k") ? 1ull << 10
                   : (unit == "M" || unit == "MiB")                ? 1ull << 20
                   : (unit == "G" || unit == "GiB")                ? 1ull << 30
@@ -320,9 +321,14 @@ Status CmdPlan(const std::vector<std::string>& inputs, const PlanFlags& flags, b
     QUARRY_ASSIGN_OR_RETURN(bool more, plan.Next(&p));
     if (!more) break;
     if (as_json) {
-      out += Dump(json{{"uri", p.uri}, {"key", p.key}, {"part", p.part},
-                       {"total_parts", p.total_parts}, {"start", p.start}, {"stop", p.stop},
-                       {"size", p.size}, {"etag", p.etag},
+      out += Dump(json{{"uri", p.uri},
+                       {"key", p.key},
+                       {"part", p.part},
+                       {"total_parts", p.total_parts},
+                       {"start", p.start},
+                       {"stop", p.stop},
+                       {"size", p.size},
+                       {"etag", p.etag},
                        {"compression", std::string(CompressionName(p.compression))}});
     } else {
       out += p.uri + "  part " + std::to_string(p.part) + "/" + std::to_string(p.total_parts) +
@@ -382,14 +388,18 @@ int Run(int argc, char** argv) {
   cat->add_option("--range", range, "bytes A-B (inclusive), A- or -N");
   cat->add_option("--parallel", g_transfer.parallel, "ranged reads in flight for large objects")
       ->check(CLI::Range(1, 64));
-  cat->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")->check(CLI::Range(1, 1024));
+  cat->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")
+      ->check(CLI::Range(1, 1024));
   PlanFlags plan_flags;
   int64_t part = -1;
   auto add_plan_flags = [&](CLI::App* cmd) {
-    auto* size = cmd->add_option("--chunk-size", plan_flags.chunk_size, "bytes per partition (64M, 1G, ...)");
-    auto* number = cmd->add_option("--chunk-number", plan_flags.chunk_number, "partitions per object (at most)");
+    auto* size = cmd->add_option("--chunk-size", plan_flags.chunk_size,
+                                 "bytes per partition (64M, 1G, ...)");
+    auto* number = cmd->add_option("--chunk-number", plan_flags.chunk_number,
+                                   "partitions per object (at most)");
     size->excludes(number);
-    auto* nl = cmd->add_option("--newline", plan_flags.newline, "record separator, C escapes (\\n, \\r\\n, \\x1e)");
+    auto* nl = cmd->add_option("--newline", plan_flags.newline,
+                               "record separator, C escapes (\\n, \\r\\n, \\x1e)");
     auto* lines = cmd->add_flag("--lines", plan_flags.lines, "records end with \\n");
     nl->excludes(lines);
     cmd->add_flag("--header", plan_flags.header, "the first record is a header, not data");
@@ -397,14 +407,17 @@ int Run(int argc, char** argv) {
   add_plan_flags(cat);
   cat->add_option("--part", part, "write only partition K (0-based) of the plan");
   cat->callback([&] {
-    status = part >= 0 ? CmdCatPart(uri, plan_flags, static_cast<uint64_t>(part)) : CmdCat(uri, range);
+    status =
+        part >= 0 ? CmdCatPart(uri, plan_flags, static_cast<uint64_t>(part)) : CmdCat(uri, range);
   });
 
   std::vector<std::string> inputs;
-  auto* plan_cmd = app.add_subcommand("plan", "show the partitions of inputs (URIs, prefixes, globs)");
+  auto* plan_cmd =
+      app.add_subcommand("plan", "show the partitions of inputs (URIs, prefixes, globs)");
   plan_cmd->add_option("inputs", inputs)->required();
   add_plan_flags(plan_cmd);
-  plan_cmd->add_flag("--json", as_json, "one object per line: uri, key, part, total_parts, start, stop");
+  plan_cmd->add_flag("--json", as_json,
+                     "one object per line: uri, key, part, total_parts, start, stop");
   plan_cmd->callback([&] { status = CmdPlan(inputs, plan_flags, as_json); });
 
   auto* cp = app.add_subcommand("cp", "copy objects: local<->remote, remote<->remote");
@@ -414,7 +427,8 @@ int Run(int argc, char** argv) {
   cp->add_option("-j,--jobs", jobs, "objects copied at once")->check(CLI::Range(1, 256));
   cp->add_option("--parallel", g_transfer.parallel, "ranged reads in flight per large object")
       ->check(CLI::Range(1, 64));
-  cp->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")->check(CLI::Range(1, 1024));
+  cp->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")
+      ->check(CLI::Range(1, 1024));
   cp->callback([&] { status = CmdCp(uri, uri2, recursive, jobs); });
 
   auto* rm = app.add_subcommand("rm", "delete an object, or with -r everything under a prefix");
@@ -433,10 +447,13 @@ int Run(int argc, char** argv) {
 
   int64_t expires = 3600;
   bool from_stdin = false;
-  auto* presign = app.add_subcommand("presign", "print a URL that GETs the object without credentials");
+  auto* presign =
+      app.add_subcommand("presign", "print a URL that GETs the object without credentials");
   presign->add_option("uri", uri);
-  presign->add_option("--expires", expires, "seconds the URL stays valid")->check(CLI::Range(1, 604800));
-  presign->add_flag("--stdin", from_stdin, "presign every URI read from standard input, one a line");
+  presign->add_option("--expires", expires, "seconds the URL stays valid")
+      ->check(CLI::Range(1, 604800));
+  presign->add_flag("--stdin", from_stdin,
+                    "presign every URI read from standard input, one a line");
   presign->callback([&] { status = CmdPresign(uri, expires, from_stdin); });
 
   try {

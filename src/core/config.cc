@@ -108,8 +108,8 @@ ConfigEnvironment ConfigEnvironment::Process() {
 
 bool IsSecretKey(std::string_view key) {
   static constexpr std::string_view kSecrets[] = {
-      "secret_access_key", "session_token", "api_key", "account_key", "sas_token",
-      "token", "password", "access_token", "private_key"};
+      "secret_access_key", "session_token", "api_key",    "account_key", "sas_token", "token",
+      "password",          "access_token",  "private_key"};
   return std::any_of(std::begin(kSecrets), std::end(kSecrets),
                      [&](std::string_view s) { return s == key; });
 }
@@ -192,12 +192,30 @@ Result<StorageOptions> ResolveStorageOptions(std::string_view scheme,
 
   // 2. Environment. QUARRY_<SCHEME>_<KEY>: we cannot enumerate the environment portably through
   // the injected getenv, so probe the known keys.
-  static constexpr std::string_view kKnownKeys[] = {
-      "endpoint", "region", "access_key_id", "secret_access_key", "session_token",
-      "addressing_style", "role_arn", "role_session_name", "sts_endpoint", "verify_tls",
-      "api_key", "iam_endpoint", "credentials_path", "anonymous", "account_name", "account_key",
-      "sas_token", "multipart_threshold", "part_size", "max_connections", "connect_timeout_ms",
-      "request_timeout_ms", "max_attempts", "profile"};
+  static constexpr std::string_view kKnownKeys[] = {"endpoint",
+                                                    "region",
+                                                    "access_key_id",
+                                                    "secret_access_key",
+                                                    "session_token",
+                                                    "addressing_style",
+                                                    "role_arn",
+                                                    "role_session_name",
+                                                    "sts_endpoint",
+                                                    "verify_tls",
+                                                    "api_key",
+                                                    "iam_endpoint",
+                                                    "credentials_path",
+                                                    "anonymous",
+                                                    "account_name",
+                                                    "account_key",
+                                                    "sas_token",
+                                                    "multipart_threshold",
+                                                    "part_size",
+                                                    "max_connections",
+                                                    "connect_timeout_ms",
+                                                    "request_timeout_ms",
+                                                    "max_attempts",
+                                                    "profile"};
   for (auto key : kKnownKeys) {
     std::string k(key);
     if (out.count(k)) continue;

@@ -79,8 +79,10 @@ TEST_F(ConfigTest, MalformedYamlNamesTheLine) {
 }
 
 TEST(ConfigRedactionTest, SecretsNeverPrinted) {
-  StorageOptions o = {{"access_key_id", "AK"}, {"secret_access_key", "SUPERSECRET"},
-                      {"session_token", "TOKENVALUE"}, {"api_key", "APIKEYVALUE"}};
+  StorageOptions o = {{"access_key_id", "AK"},
+                      {"secret_access_key", "SUPERSECRET"},
+                      {"session_token", "TOKENVALUE"},
+                      {"api_key", "APIKEYVALUE"}};
   std::string s = RedactedString(o);
   EXPECT_NE(s.find("access_key_id=AK"), std::string::npos);
   for (const char* secret : {"SUPERSECRET", "TOKENVALUE", "APIKEYVALUE"}) {

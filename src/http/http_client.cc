@@ -47,8 +47,10 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     std::string name(line.substr(0, colon));
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
       value.remove_suffix(1);
     }
     t->response->headers.emplace_back(std::move(name), std::string(value));
@@ -86,7 +88,11 @@ std::string_view HttpResponse::Header(std::string_view name) const {
 
 bool IsRetryableHttpStatus(int status, std::string_view body) {
   switch (status) {
-    case 429: case 500: case 502: case 503: case 504: return true;
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504: return true;
     case 400: return body.find("<Code>RequestTimeout</Code>") != std::string_view::npos;
     default: return false;
   }
@@ -184,8 +190,8 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
   if (rc != CURLE_OK) {
     *retryable = rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
                  rc != CURLE_SSL_CACERT_BADFILE && rc != CURLE_PEER_FAILED_VERIFICATION;
-    std::string msg = request.method + " " + HostOf(request.url) + " failed: " +
-                      curl_easy_strerror(rc);
+    std::string msg =
+        request.method + " " + HostOf(request.url) + " failed: " + curl_easy_strerror(rc);
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
         rc == CURLE_COULDNT_RESOLVE_HOST) {
       msg = "cannot reach endpoint " + HostOf(request.url) + " (" + curl_easy_strerror(rc) +
@@ -209,8 +215,9 @@ Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>&
   for (int attempt = 0; attempt < attempts; ++attempt) {
     if (attempt > 0) {
       ++stats_.retries;
-      int64_t cap = std::min<int64_t>(options_.retry.max_delay_ms,
-                                      int64_t{options_.retry.base_delay_ms} << std::min(attempt, 20));
+      int64_t cap =
+          std::min<int64_t>(options_.retry.max_delay_ms,
+                            int64_t{options_.retry.base_delay_ms} << std::min(attempt, 20));
       std::uniform_int_distribution<int64_t> delay(0, cap);
       std::this_thread::sleep_for(std::chrono::milliseconds(delay(rng)));
       if (sink != nullptr && sink->reset) sink->reset();

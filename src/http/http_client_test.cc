@@ -85,8 +85,8 @@ class ScriptedServer {
 };
 
 std::string Reply(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 HttpClientOptions FastRetries(int attempts) {
@@ -170,7 +170,8 @@ TEST(HttpClientTest, ReusesOneConnectionForSequentialRequests) {
 TEST(HttpClientTest, TruncatedBodyIsRetriedAndDeliveredOnce) {
   ScriptedServer server([](int i) {
     // First reply promises 10 bytes, sends 4, and closes.
-    return i == 0 ? std::string("HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabcd")
+    return i == 0 ? std::string(
+                        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabcd")
                   : Reply(200, "abcdefghij");
   });
   HttpClient client(FastRetries(3));

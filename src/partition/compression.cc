@@ -156,7 +156,8 @@ class Bzip2Decoder final : public Decoder {
     return Status::Ok();
   }
   Status Finish() override {
-    if (!ended_ || open_) return IoError("bzip2 data of " + what_ + " ends early (truncated object)");
+    if (!ended_ || open_)
+      return IoError("bzip2 data of " + what_ + " ends early (truncated object)");
     return Status::Ok();
   }
 

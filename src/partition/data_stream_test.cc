@@ -32,8 +32,8 @@ std::vector<std::pair<uint64_t, std::string>> Records(const std::string& data,
   return out;
 }
 
-std::string ExpectedData(const std::string& data, const std::string& sep, bool header,
-                         uint64_t a, uint64_t b) {
+std::string ExpectedData(const std::string& data, const std::string& sep, bool header, uint64_t a,
+                         uint64_t b) {
   if (sep.empty()) return data.substr(a, b - a);
   std::string out;
   auto records = Records(data, sep);
@@ -289,16 +289,19 @@ std::string Bzip2(const std::string& in) {
 
 TEST_P(PartitionContractTest, CompressedObjectsAreWholeAndDecoded) {
   std::string text = "name,value\n";
-  for (int i = 0; i < 5000; ++i) text += "row" + std::to_string(i) + "," + std::to_string(i * 7) + "\n";
+  for (int i = 0; i < 5000; ++i)
+    text += "row" + std::to_string(i) + "," + std::to_string(i * 7) + "\n";
   // Names without suffixes: recognised by magic bytes. One with a suffix and concatenated members.
   std::vector<std::pair<std::string, std::string>> objects = {
-      {"data-gzip", Gzip(text)}, {"data-zstd", Zstd(text)}, {"data-bzip2", Bzip2(text)},
+      {"data-gzip", Gzip(text)},
+      {"data-zstd", Zstd(text)},
+      {"data-bzip2", Bzip2(text)},
       {"two-members.gz", Gzip(text.substr(0, 1000)) + Gzip(text.substr(1000))}};
   for (const auto& [name, blob] : objects) {
     SCOPED_TRACE(name);
     Put(name, blob);
-    auto plan = Plan::Build({Uri(name)}, {.chunk_size = 1000, .newline = "\n", .header = true,
-                                          .part_size = 4096});
+    auto plan = Plan::Build(
+        {Uri(name)}, {.chunk_size = 1000, .newline = "\n", .header = true, .part_size = 4096});
     ASSERT_TRUE(plan.ok());
     auto parts = plan->All();
     ASSERT_TRUE(parts.ok()) << parts.status().ToString();
@@ -359,8 +362,7 @@ TEST_P(PartitionContractTest, LocalExecutorCountsRecordsInPlanOrder) {
     return 0;
   });
   ASSERT_FALSE(failed.ok());
-  EXPECT_NE(failed.status().message().find("partition 3 of " + Uri("count.csv")),
-            std::string::npos)
+  EXPECT_NE(failed.status().message().find("partition 3 of " + Uri("count.csv")), std::string::npos)
       << failed.status().message();
 }
 

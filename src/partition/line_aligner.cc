@@ -6,7 +6,8 @@ namespace quarry {
 
 Status ValidateSeparator(std::string_view separator) {
   if (separator.empty()) {
-    return InvalidArgument("newline separator is empty: give one such as \"\\n\", \"\\r\\n\" or \"\\x1e\"");
+    return InvalidArgument(
+        "newline separator is empty: give one such as \"\\n\", \"\\r\\n\" or \"\\x1e\"");
   }
   for (size_t k = 1; k < separator.size(); ++k) {
     if (separator.substr(0, k) == separator.substr(separator.size() - k)) {
@@ -20,8 +21,8 @@ Status ValidateSeparator(std::string_view separator) {
           shown += buf;
         }
       }
-      return InvalidArgument("newline separator \"" + shown +
-                             "\" is not usable: its first " + std::to_string(k) +
+      return InvalidArgument("newline separator \"" + shown + "\" is not usable: its first " +
+                             std::to_string(k) +
                              " byte(s) equal its last, so record boundaries would be ambiguous; "
                              "use a separator whose prefixes never equal its suffixes, such as "
                              "\"\\n\", \"\\r\\n\" or \"\\x1e\"");

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
+#include "partition/compression.h"
 #include "quarry/data_stream.h"
 #include "quarry/line_aligner.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
-#include "partition/compression.h"
 
 namespace quarry {
 
@@ -195,8 +195,8 @@ Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
     // Would be split: a compressed object must not be, so look at its first bytes.
     Compression c = CompressionFromSuffix(info.key);
     if (c == Compression::kNone) {
-      QUARRY_ASSIGN_OR_RETURN(auto head, ReadToString(*store, input.bucket, info.key, 0, 6,
-                                                      ReadOptions{info.etag}));
+      QUARRY_ASSIGN_OR_RETURN(
+          auto head, ReadToString(*store, input.bucket, info.key, 0, 6, ReadOptions{info.etag}));
       c = CompressionFromMagic(head);
     }
     if (c != Compression::kNone) {
@@ -285,8 +285,8 @@ Result<std::vector<Partition>> Plan::All() {
 }
 
 Result<std::unique_ptr<DataStream>> Partition::Open() const {
-  QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(scheme == "file" ? "file:///" + key
-                                                              : scheme + "://" + bucket + "/"));
+  QUARRY_ASSIGN_OR_RETURN(
+      auto uri, ParseUri(scheme == "file" ? "file:///" + key : scheme + "://" + bucket + "/"));
   QUARRY_ASSIGN_OR_RETURN(auto store, StoreForUri(uri, options.storage_options));
   return OpenDataStream(std::move(store), *this);
 }

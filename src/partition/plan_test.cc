@@ -20,9 +20,9 @@ TEST(NominalRangesTest, FollowTheContract) {
   EXPECT_EQ(NominalRanges(10, 4, 0), (R{{0, 4}, {4, 8}, {8, 10}}));
   EXPECT_EQ(NominalRanges(8, 4, 0), (R{{0, 4}, {4, 8}}));
   EXPECT_EQ(NominalRanges(10, 0, 3), (R{{0, 4}, {4, 8}, {8, 10}}));  // C = ceil(10/3) = 4
-  EXPECT_EQ(NominalRanges(10, 0, 4).size(), 4u);   // C = 3: 0,3,6,9
-  EXPECT_EQ(NominalRanges(9, 0, 4).size(), 3u);    // C = 3: never more than N, fewer here
-  EXPECT_EQ(NominalRanges(3, 0, 10).size(), 3u);   // fewer when S < N
+  EXPECT_EQ(NominalRanges(10, 0, 4).size(), 4u);                     // C = 3: 0,3,6,9
+  EXPECT_EQ(NominalRanges(9, 0, 4).size(), 3u);   // C = 3: never more than N, fewer here
+  EXPECT_EQ(NominalRanges(3, 0, 10).size(), 3u);  // fewer when S < N
   for (uint64_t s = 1; s < 200; ++s) {
     for (uint64_t n = 1; n < 20; ++n) EXPECT_LE(NominalRanges(s, 0, n).size(), n);
   }
@@ -49,8 +49,8 @@ class PlanInputsTest : public ::testing::Test {
     auto tb = testing_util::MakeTestBucket("mem");
     ASSERT_TRUE(tb.ok());
     tb_ = std::move(*tb);
-    for (const char* k : {"a.csv", "a.csv.bak", "dir/1.csv", "dir/2.txt", "dir/sub/3.csv",
-                          "key", "key/x", "only/inner", "zero"}) {
+    for (const char* k : {"a.csv", "a.csv.bak", "dir/1.csv", "dir/2.txt", "dir/sub/3.csv", "key",
+                          "key/x", "only/inner", "zero"}) {
       ASSERT_TRUE(tb_.store->Put(tb_.bucket, k, std::string(k) == "zero" ? "" : "data").ok());
     }
   }
@@ -71,9 +71,10 @@ class PlanInputsTest : public ::testing::Test {
 TEST_F(PlanInputsTest, BucketPrefixKeyAndGlobs) {
   EXPECT_EQ(Keys({"mem://" + tb_.bucket}).size(), 9u);
   EXPECT_EQ(Keys({"mem://" + tb_.bucket + "/"}).size(), 9u);
-  EXPECT_EQ(Keys({U("dir/")}), (std::vector<std::string>{"dir/1.csv", "dir/2.txt", "dir/sub/3.csv"}));
-  EXPECT_EQ(Keys({U("a.csv")}), (std::vector<std::string>{"a.csv"}));  // not a.csv.bak
-  EXPECT_EQ(Keys({U("key")}), (std::vector<std::string>{"key"}));      // the object wins
+  EXPECT_EQ(Keys({U("dir/")}),
+            (std::vector<std::string>{"dir/1.csv", "dir/2.txt", "dir/sub/3.csv"}));
+  EXPECT_EQ(Keys({U("a.csv")}), (std::vector<std::string>{"a.csv"}));      // not a.csv.bak
+  EXPECT_EQ(Keys({U("key")}), (std::vector<std::string>{"key"}));          // the object wins
   EXPECT_EQ(Keys({U("only")}), (std::vector<std::string>{"only/inner"}));  // else a prefix
   EXPECT_EQ(Keys({U("dir/*.csv")}), (std::vector<std::string>{"dir/1.csv"}));
   EXPECT_EQ(Keys({U("**.csv")}), (std::vector<std::string>{"a.csv", "dir/1.csv", "dir/sub/3.csv"}));

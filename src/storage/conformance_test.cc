@@ -80,7 +80,7 @@ TEST_P(ConformanceTest, RangedReads) {
   EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 0, 1), data.substr(0, 1));
   EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 1234, 100), data.substr(1234, 100));
   EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 4990, 100), data.substr(4990));  // cut at end
-  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 5000, 10), "");  // at the end
+  EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 5000, 10), "");                  // at the end
   EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 9000, 10), "");  // past the end
   EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 100, 0), "");
   EXPECT_EQ(*ReadToString(store(), bucket(), K("r"), 4000), data.substr(4000));  // to the end
@@ -199,22 +199,21 @@ TEST_P(ConformanceTest, ParallelReadDeliversPartsInOrder) {
   options.part_size = 100'000;
   options.max_in_flight = 6;
   std::string got;
-  auto n = ParallelRead(store(), bucket(), K("p"), 0, data.size(), options,
-                        [&](std::string_view part) {
-                          got.append(part);
-                          return Status::Ok();
-                        });
+  auto n =
+      ParallelRead(store(), bucket(), K("p"), 0, data.size(), options, [&](std::string_view part) {
+        got.append(part);
+        return Status::Ok();
+      });
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(*n, data.size());
   EXPECT_TRUE(got == data);
   // A window in the middle.
   got.clear();
-  ASSERT_TRUE(ParallelRead(store(), bucket(), K("p"), 12345, 456789, options,
-                           [&](std::string_view part) {
-                             got.append(part);
-                             return Status::Ok();
-                           })
-                  .ok());
+  ASSERT_TRUE(
+      ParallelRead(store(), bucket(), K("p"), 12345, 456789, options, [&](std::string_view part) {
+        got.append(part);
+        return Status::Ok();
+      }).ok());
   EXPECT_TRUE(got == data.substr(12345, 456789));
 }
 
@@ -231,8 +230,9 @@ TEST_P(ConformanceTest, CopyBetweenKeys) {
 
 TEST_P(ConformanceTest, KeysAreNeverChanged) {
   // Characters that URL handling tends to mangle; file keys must also be valid paths.
-  std::vector<std::string> names = {"sp ace", "plus+sign", "pct%41", "eq=val", "tilde~",
-                                    "amp&x", "hash#x", "q?x", "uni\xc3\xa9\xe2\x82\xac"};
+  std::vector<std::string> names = {"sp ace", "plus+sign", "pct%41",
+                                    "eq=val", "tilde~",    "amp&x",
+                                    "hash#x", "q?x",       "uni\xc3\xa9\xe2\x82\xac"};
   for (const auto& n : names) ASSERT_TRUE(store().Put(bucket(), K(n), n).ok()) << n;
   auto all = ListAll(store(), bucket(), K(""));
   ASSERT_TRUE(all.ok());

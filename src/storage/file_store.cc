@@ -98,7 +98,8 @@ class FileWriter final : public ObjectWriter {
 class FileLister final : public Lister {
  public:
   FileLister(std::vector<ObjectInfo> objects, std::vector<std::string> prefixes, int page_size)
-      : objects_(std::move(objects)), prefixes_(std::move(prefixes)),
+      : objects_(std::move(objects)),
+        prefixes_(std::move(prefixes)),
         page_size_(static_cast<size_t>(std::max(1, page_size))) {}
 
   Result<bool> Next(ListPage* page) override {

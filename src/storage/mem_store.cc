@@ -67,8 +67,8 @@ class MemStore final : public ObjectStore {
   }
 
   Status Put(std::string_view bucket, std::string_view key, std::string_view data) override {
-    MemObject obj{std::make_shared<const std::string>(data),
-                  auth::Sha256Hex(data).substr(0, 32), NowIso()};
+    MemObject obj{std::make_shared<const std::string>(data), auth::Sha256Hex(data).substr(0, 32),
+                  NowIso()};
     std::unique_lock lock(mu_);
     auto b = buckets_.find(std::string(bucket));
     if (b == buckets_.end()) return MissingBucket(bucket);
@@ -172,8 +172,11 @@ class MemStore final : public ObjectStore {
 class MemLister final : public Lister {
  public:
   MemLister(MemStore* store, std::string bucket, std::string prefix, ListOptions options)
-      : store_(store), bucket_(std::move(bucket)), prefix_(std::move(prefix)),
-        options_(std::move(options)), after_(options_.start_after) {}
+      : store_(store),
+        bucket_(std::move(bucket)),
+        prefix_(std::move(prefix)),
+        options_(std::move(options)),
+        after_(options_.start_after) {}
 
   Result<bool> Next(ListPage* page) override {
     page->objects.clear();

@@ -1,6 +1,5 @@
 // S3-compatible backend: SigV4-signed REST calls over the shared HttpClient.
 #include <openssl/evp.h>
-#include <pugixml.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -8,6 +7,7 @@
 #include <ctime>
 #include <future>
 #include <mutex>
+#include <pugixml.hpp>
 
 #include "auth/sigv4.h"
 #include "http/http_client.h"
@@ -55,8 +55,9 @@ bool IsIpOrLocal(std::string_view host) {
     host = host.substr(0, colon);
   }
   if (host == "localhost" || host.front() == '[') return true;
-  return std::all_of(host.begin(), host.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+  });
 }
 
 std::string UrlDecode(std::string_view in) {
@@ -129,7 +130,9 @@ class S3Store;
 class S3Lister final : public Lister {
  public:
   S3Lister(S3Store* store, std::string bucket, std::string prefix, ListOptions options)
-      : store_(store), bucket_(std::move(bucket)), prefix_(std::move(prefix)),
+      : store_(store),
+        bucket_(std::move(bucket)),
+        prefix_(std::move(prefix)),
         options_(std::move(options)) {}
   Result<bool> Next(ListPage* page) override;
 
@@ -227,10 +230,10 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
       doc.load_buffer(resp.body.data(), resp.body.size());
       auto err = doc.child("DeleteResult").child("Error");
       if (err) {
-        return Status(StatusCode::kIoError,
-                      "delete of " + s_.scheme + "://" + std::string(bucket) + "/" +
-                          err.child_value("Key") + " failed: " + err.child_value("Code") + " " +
-                          err.child_value("Message"));
+        return Status(StatusCode::kIoError, "delete of " + s_.scheme + "://" + std::string(bucket) +
+                                                "/" + err.child_value("Key") +
+                                                " failed: " + err.child_value("Code") + " " +
+                                                err.child_value("Message"));
       }
     }
     return Status::Ok();
@@ -263,8 +266,8 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
       sr.host = s_.endpoint_host;
       sr.encoded_path = "/" + std::string(bucket) + "/" + auth::UriEncodePath(key);
     }
-    return auth::PresignUrl(s_.endpoint_scheme, sr, s_.creds, s_.region, "s3",
-                            std::time(nullptr), expires_seconds);
+    return auth::PresignUrl(s_.endpoint_scheme, sr, s_.creds, s_.region, "s3", std::time(nullptr),
+                            expires_seconds);
   }
 
   // Sends one signed request (with retries). `bucket_op` marks requests on the bucket itself,
@@ -354,17 +357,18 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     }
     if (st == 403 || code == "AccessDenied") {
       std::string who = s_.creds.access_key_id.empty()
-                            ? std::string("anonymous request (no credentials found: set "
-                                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+                            ? std::string(
+                                  "anonymous request (no credentials found: set "
+                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
                             : "access key id '" + s_.creds.access_key_id + "'";
       std::string hint = s_.creds.access_key_id.empty()
                              ? ""
                              : ": check that the secret key (secret_access_key / "
                                "AWS_SECRET_ACCESS_KEY) belongs to this access key id and that "
                                "it may use this bucket";
-      return make(StatusCode::kPermissionDenied, "access denied" + where + " for " + who +
-                                                     (code.empty() ? "" : " (" + code + ")") +
-                                                     hint);
+      return make(
+          StatusCode::kPermissionDenied,
+          "access denied" + where + " for " + who + (code.empty() ? "" : " (" + code + ")") + hint);
     }
     if (st == 412) {
       return make(StatusCode::kPreconditionFailed,
@@ -372,11 +376,13 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
                   "the job on the new version");
     }
     if (st == 404) {
-      return make(StatusCode::kNotFound, "not found" + where + (code.empty() ? "" : " (" + code + ")"));
+      return make(StatusCode::kNotFound,
+                  "not found" + where + (code.empty() ? "" : " (" + code + ")"));
     }
     if (code == "BucketAlreadyExists") {
-      return make(StatusCode::kPermissionDenied,
-                  "bucket '" + std::string(bucket) + "' already exists and belongs to another user");
+      return make(
+          StatusCode::kPermissionDenied,
+          "bucket '" + std::string(bucket) + "' already exists and belongs to another user");
     }
     StatusCode sc = (st >= 500 || st == 429) ? StatusCode::kUnavailable
                     : st == 400              ? StatusCode::kInvalidArgument
@@ -418,7 +424,8 @@ Result<bool> S3Lister::Next(ListPage* page) {
   } else if (!options_.start_after.empty()) {
     query.emplace_back("start-after", options_.start_after);
   }
-  QUARRY_ASSIGN_OR_RETURN(auto resp, store_->Call("GET", bucket_, "", query, {}, {}, nullptr, true));
+  QUARRY_ASSIGN_OR_RETURN(auto resp,
+                          store_->Call("GET", bucket_, "", query, {}, {}, nullptr, true));
   if (resp.status != 200) return store_->ErrorFor("list", bucket_, prefix_, resp);
   pugi::xml_document doc;
   auto parsed = doc.load_buffer(resp.body.data(), resp.body.size());
@@ -524,8 +531,8 @@ class S3Writer final : public ObjectWriter {
 
   Status FlushPart() {
     if (upload_id_.empty()) {
-      QUARRY_ASSIGN_OR_RETURN(auto resp,
-                              store_->Call("POST", bucket_, key_, {{"uploads", ""}}, {}, {}, nullptr));
+      QUARRY_ASSIGN_OR_RETURN(
+          auto resp, store_->Call("POST", bucket_, key_, {{"uploads", ""}}, {}, {}, nullptr));
       if (resp.status != 200) return store_->ErrorFor("start upload", bucket_, key_, resp);
       pugi::xml_document doc;
       doc.load_buffer(resp.body.data(), resp.body.size());
@@ -549,10 +556,10 @@ class S3Writer final : public ObjectWriter {
     auto data = std::make_shared<std::string>(buffer_, 0, take);
     buffer_.erase(0, take);
     in_flight_.push_back(std::async(std::launch::async, [this, part_index, data]() -> Status {
-      auto resp = store_->Call(
-          "PUT", bucket_, key_,
-          {{"partNumber", std::to_string(part_index + 1)}, {"uploadId", upload_id_}}, {}, *data,
-          nullptr);
+      auto resp =
+          store_->Call("PUT", bucket_, key_,
+                       {{"partNumber", std::to_string(part_index + 1)}, {"uploadId", upload_id_}},
+                       {}, *data, nullptr);
       if (!resp.ok()) return resp.status();
       if (resp->status != 200) return store_->ErrorFor("upload part", bucket_, key_, *resp);
       std::lock_guard<std::mutex> lock(mu_);
@@ -623,7 +630,8 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
                            "' is set but no secret key: set secret_access_key or "
                            "AWS_SECRET_ACCESS_KEY");
   }
-  QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold, ParseSize(options, "multipart_threshold", 16 * kMiB));
+  QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
+                          ParseSize(options, "multipart_threshold", 16 * kMiB));
   QUARRY_ASSIGN_OR_RETURN(s.part_size, ParseSize(options, "part_size", 16 * kMiB));
   if (s.part_size < 5 * kMiB) {
     return InvalidArgument("storage option 'part_size' must be at least 5 MiB (S3's minimum)");

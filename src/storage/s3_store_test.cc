@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "auth/sigv4.h"
@@ -66,11 +66,15 @@ TEST_F(RgwTest, ListsThousandsOfKeysAcrossPages) {
 }
 
 TEST_F(RgwTest, AwkwardKeysRoundTrip) {
-  std::vector<std::string> keys = {
-      "with space", "plus+plus", "percent%41%2F", "eq=1&amp=2", "tilde~", "double//slash",
-      "//leading", "question?mark", "hash#tag", "unicod\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac",
-      "dots/../x", "./dot", "semi;colon", "star*", "quote\"'", "brackets[1]{2}", "tab\there",
-      std::string(900, 'k')};
+  std::vector<std::string> keys = {"with space",    "plus+plus",
+                                   "percent%41%2F", "eq=1&amp=2",
+                                   "tilde~",        "double//slash",
+                                   "//leading",     "question?mark",
+                                   "hash#tag",      "unicod\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac",
+                                   "dots/../x",     "./dot",
+                                   "semi;colon",    "star*",
+                                   "quote\"'",      "brackets[1]{2}",
+                                   "tab\there",     std::string(900, 'k')};
   for (const auto& k : keys) ASSERT_TRUE(tb_.store->Put(tb_.bucket, k, "v:" + k).ok()) << k;
   auto all = ListAll(*tb_.store, tb_.bucket, "");
   ASSERT_TRUE(all.ok()) << all.status().ToString();

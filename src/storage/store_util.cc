@@ -129,14 +129,15 @@ Status CopyObject(ObjectStore& src, std::string_view src_bucket, std::string_vie
                   uint64_t size, ObjectStore& dst, std::string_view dst_bucket,
                   std::string_view dst_key, const ParallelReadOptions& options) {
   if (size <= options.part_size) {
-    QUARRY_ASSIGN_OR_RETURN(auto data, ReadToString(src, src_bucket, src_key, 0, UINT64_MAX,
-                                                    options.read));
+    QUARRY_ASSIGN_OR_RETURN(auto data,
+                            ReadToString(src, src_bucket, src_key, 0, UINT64_MAX, options.read));
     return dst.Put(dst_bucket, dst_key, data);
   }
   QUARRY_ASSIGN_OR_RETURN(auto writer, dst.OpenWriter(dst_bucket, dst_key));
-  QUARRY_RETURN_IF_ERROR(ParallelRead(src, src_bucket, src_key, 0, size, options,
-                                      [&](std::string_view part) { return writer->Write(part); })
-                             .status());
+  QUARRY_RETURN_IF_ERROR(
+      ParallelRead(src, src_bucket, src_key, 0, size, options, [&](std::string_view part) {
+        return writer->Write(part);
+      }).status());
   return writer->Close();
 }
 
