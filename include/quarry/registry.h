@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "quarry/config.h"
 #include "quarry/object_store.h"
@@ -15,5 +16,8 @@ namespace quarry {
 // Fails with InvalidArgument for schemes without a backend in this build.
 Result<std::shared_ptr<ObjectStore>> StoreForUri(const Uri& uri,
                                                  const StorageOptions& options = {});
+
+// Every remote store made so far in this process (for request statistics).
+std::vector<std::shared_ptr<ObjectStore>> CachedStores();
 
 }  // namespace quarry

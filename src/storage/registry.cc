@@ -7,6 +7,27 @@
 
 namespace quarry {
 
+namespace {
+
+std::mutex& CacheMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::map<std::string, std::shared_ptr<ObjectStore>>& Cache() {
+  static auto* cache = new std::map<std::string, std::shared_ptr<ObjectStore>>();
+  return *cache;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<ObjectStore>> CachedStores() {
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  std::vector<std::shared_ptr<ObjectStore>> out;
+  for (const auto& [k, v] : Cache()) out.push_back(v);
+  return out;
+}
+
 Result<std::shared_ptr<ObjectStore>> StoreForUri(const Uri& uri, const StorageOptions& options) {
   if (uri.scheme == "file") return MakeFileStore();
   if (uri.scheme == "mem") return MakeMemStore();
@@ -19,12 +40,11 @@ Result<std::shared_ptr<ObjectStore>> StoreForUri(const Uri& uri, const StorageOp
   // One client per (scheme, configuration): its connections are shared by every caller.
   std::string cache_key = uri.scheme;
   for (const auto& [k, v] : resolved) cache_key += '\0' + k + '\0' + v;
-  static std::mutex mu;
-  static auto* cache = new std::map<std::string, std::shared_ptr<ObjectStore>>();
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache->find(cache_key); it != cache->end()) return it->second;
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  auto& cache = Cache();
+  if (auto it = cache.find(cache_key); it != cache.end()) return it->second;
   QUARRY_ASSIGN_OR_RETURN(auto store, MakeS3Store(uri.scheme, resolved));
-  (*cache)[cache_key] = store;
+  cache[cache_key] = store;
   return store;
 }
 

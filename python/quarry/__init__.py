@@ -1,0 +1,22 @@
+"""Quarry: process object-storage data on Ray without the boilerplate.
+
+    import quarry
+    counts = quarry.map(lambda obj: sum(1 for _ in obj.data_stream),
+                        "s3://bucket/logs/", chunk_size=64 << 20, newline=b"\\n")
+"""
+
+from . import data
+from ._api import ObjectInfo, Plan, create_bucket, delete, get, ls, open, plan, put, stat
+from ._executor import Job, map, map_reduce, submit
+from ._partition import DataStream, Partition
+from .errors import (InvalidArgument, NotFound, PermissionDenied, PreconditionFailed,
+                     QuarryError, TaskError, Unavailable)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
+    "PermissionDenied", "Plan", "PreconditionFailed", "QuarryError", "TaskError", "Unavailable",
+    "create_bucket", "data", "delete", "get", "ls", "map", "map_reduce", "open", "plan", "put",
+    "stat", "submit",
+]

@@ -1,0 +1,170 @@
+"""Storage calls and plans: ls, open, get, put, delete, plan."""
+
+import collections
+import os
+
+from . import _quarry
+from ._partition import DataStream, Partition
+
+ObjectInfo = collections.namedtuple("ObjectInfo", "uri bucket key size etag last_modified")
+
+_SCHEMES = ("s3", "cos", "gs", "az", "file", "mem")
+
+
+def _scheme_of(uri):
+    return _quarry.parse_uri(os.fspath(uri))[0]
+
+
+def _options_for(scheme, storage_options):
+    """Storage options of one scheme from what the caller gave: a flat dict applies to every
+    scheme; a dict keyed by scheme ({"s3": {...}, "cos": {...}}) picks that scheme's."""
+    if not storage_options:
+        return {}
+    if any(k in _SCHEMES for k in storage_options):
+        return {str(k): str(v) for k, v in (storage_options.get(scheme) or {}).items()}
+    return {str(k): str(v) for k, v in storage_options.items()}
+
+
+def resolve_storage_options(inputs, storage_options=None):
+    """Resolves, once, the configuration of every scheme among `inputs`: explicit options, then
+    the environment, config files and ~/.aws. The result travels to workers with the tasks."""
+    resolved = {}
+    for uri in inputs:
+        scheme = _scheme_of(uri)
+        if scheme not in resolved:
+            resolved[scheme] = _quarry.resolve_storage_options(
+                scheme, _options_for(scheme, storage_options))
+    return resolved
+
+
+def ls(uri, recursive=True, storage_options=None):
+    """Iterator of ObjectInfo(uri, bucket, key, size, etag, last_modified) under `uri`; pages are
+    fetched as the iteration goes. With recursive=False, "directories" are skipped."""
+    uri = os.fspath(uri)
+    lister = _quarry.Lister(uri, _options_for(_scheme_of(uri), storage_options), recursive)
+    while True:
+        page = lister.next_page()
+        if page is None:
+            return
+        for info in page[0]:
+            yield ObjectInfo(*info)
+
+
+def stat(uri, storage_options=None):
+    uri = os.fspath(uri)
+    return ObjectInfo(*_quarry.head(uri, _options_for(_scheme_of(uri), storage_options)))
+
+
+def get(uri, start=0, stop=None, storage_options=None):
+    """The object's bytes (or [start, stop)); large objects arrive as parallel ranged GETs."""
+    uri = os.fspath(uri)
+    return _quarry.get(uri, _options_for(_scheme_of(uri), storage_options), start, stop)
+
+
+def put(uri, data, storage_options=None):
+    """Stores bytes (any buffer) or the content of a binary file object under `uri`; large
+    data goes up as a multipart upload."""
+    uri = os.fspath(uri)
+    if hasattr(data, "read"):
+        data = data.read()
+    _quarry.put(uri, data, _options_for(_scheme_of(uri), storage_options))
+
+
+def delete(uri, recursive=False, storage_options=None):
+    """Deletes one object, or with recursive=True every object under the prefix (batched).
+    Returns the number of objects deleted."""
+    uri = os.fspath(uri)
+    return _quarry.delete(uri, recursive, _options_for(_scheme_of(uri), storage_options))
+
+
+def create_bucket(uri, storage_options=None):
+    uri = os.fspath(uri)
+    _quarry.create_bucket(uri, _options_for(_scheme_of(uri), storage_options))
+
+
+def open(uri, start=0, stop=None, storage_options=None):  # noqa: A001 - mirrors builtins.open
+    """A binary file over the object (or its bytes [start, stop)), streamed with readahead."""
+    uri = os.fspath(uri)
+    scheme = _scheme_of(uri)
+    info = stat(uri, storage_options)
+    stop = info.size if stop is None else min(stop, info.size)
+    start = min(start, stop)
+    fields = {"uri": info.uri, "scheme": scheme, "bucket": info.bucket, "key": info.key,
+              "size": info.size, "etag": info.etag, "part": 0, "total_parts": 1,
+              "start": start, "stop": stop, "compression": "none"}
+    if (start, stop) != (0, info.size):
+        fields["total_parts"] = 2  # a window, not the whole object: no decoding, exact range
+    options = {"decompress": False,
+               "storage_options": _options_for(scheme, storage_options)}
+    return DataStream(_quarry.Stream(fields, options))
+
+
+def _newline_bytes(newline):
+    if newline is None:
+        return None
+    if isinstance(newline, str):
+        newline = newline.encode()
+    return bytes(newline)
+
+
+class Plan:
+    """A lazy plan: iterating lists the inputs page by page and yields Partition objects as
+    they come. Iterating again lists again."""
+
+    def __init__(self, inputs, chunk_size=None, chunk_number=None, newline=None, header=False,
+                 decompress="auto", storage_options=None, part_size=None, readahead=None):
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
+        self.inputs = [os.fspath(i) for i in inputs]
+        if decompress not in ("auto", True, False):
+            raise _invalid(f"decompress={decompress!r}: use 'auto' or False")
+        newline = _newline_bytes(newline)
+        self.options = {
+            "chunk_size": chunk_size, "chunk_number": chunk_number,
+            "newline": newline.decode("latin-1") if newline else None,
+            "header": bool(header), "decompress": decompress is not False,
+            "part_size": part_size, "readahead": readahead,
+        }
+        # Validate now (URIs, options), list later.
+        _quarry.Plan(self.inputs, self._native_options({}))
+        self.storage_options = resolve_storage_options(self.inputs, storage_options)
+        self.list_pages = 0
+
+    def _native_options(self, storage):
+        opts = {k: v for k, v in self.options.items() if v is not None}
+        opts["storage_options"] = storage
+        return opts
+
+    def __iter__(self):
+        self.list_pages = 0
+        stream_options = {k: v for k, v in self.options.items()}
+        for uri in self.inputs:
+            scheme = _scheme_of(uri)
+            native = _quarry.Plan([uri], self._native_options(self.storage_options[scheme]))
+            pages_before = self.list_pages
+            while True:
+                batch = native.next(256)
+                self.list_pages = pages_before + native.list_pages
+                if not batch:
+                    break
+                for fields in batch:
+                    yield Partition(fields, stream_options, self.storage_options)
+
+    def partitions(self):
+        return list(self)
+
+    def __repr__(self):
+        shown = {k: v for k, v in self.options.items() if v is not None}
+        return f"Plan(inputs={self.inputs!r}, options={shown!r})"
+
+
+def _invalid(message):
+    from .errors import InvalidArgument
+    return InvalidArgument(message)
+
+
+def plan(inputs, chunk_size=None, chunk_number=None, newline=None, header=False,
+         decompress="auto", storage_options=None, **tuning):
+    """Builds a lazy plan over `inputs` (URIs, prefixes, globs; a list may mix schemes)."""
+    return Plan(inputs, chunk_size=chunk_size, chunk_number=chunk_number, newline=newline,
+                header=header, decompress=decompress, storage_options=storage_options, **tuning)

@@ -1,0 +1,179 @@
+"""Partition (the `obj` handed to user functions) and its data stream."""
+
+import io
+
+from . import _quarry
+
+# Plan options a partition needs to open its data (storage options travel separately).
+_STREAM_OPTION_KEYS = ("newline", "header", "decompress", "part_size", "readahead")
+
+
+class DataStream(io.RawIOBase):
+    """A partition's data as a binary file: read, readinto (zero-copy into any writable buffer),
+    readline, iteration by records, seek/tell within the partition, close, context manager.
+
+    Usable by PIL.Image.open, io.TextIOWrapper + csv, pandas.read_csv and anything that reads a
+    binary file."""
+
+    def __init__(self, native):
+        super().__init__()
+        self._native = native
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def readinto(self, buffer):
+        self._check_open()
+        return self._native.readinto(buffer)
+
+    def read(self, size=-1):
+        self._check_open()
+        return self._native.read(-1 if size is None else size)
+
+    def readall(self):
+        return self.read(-1)
+
+    def read1(self, size=-1):
+        return self.read(size)
+
+    def readline(self, size=-1):
+        self._check_open()
+        line = self._native.readline()
+        if size is not None and size >= 0 and len(line) > size:
+            # Give back what the caller did not take.
+            self._native.seek(self._native.tell() - (len(line) - size))
+            line = line[:size]
+        return line
+
+    def __iter__(self):
+        self._check_open()
+        while True:
+            lines = self._native.readlines(1024)
+            if not lines:
+                return
+            yield from lines
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self._check_open()
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._native.tell() + offset
+        elif whence == io.SEEK_END:
+            # The end is known once the data has been read to it.
+            self._native.seek(1 << 62)
+            target = self._native.tell() + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        self._native.seek(target)
+        return self._native.tell()
+
+    def tell(self):
+        self._check_open()
+        return self._native.tell()
+
+    @property
+    def header(self):
+        return self._native.header
+
+    def close(self):
+        self._native = None
+        super().close()
+
+    def _check_open(self):
+        if self._native is None:
+            raise ValueError("I/O operation on a closed data stream")
+
+
+class Partition:
+    """One unit of work: a nominal byte range of one object. Small and picklable; holds no
+    connection. `data_stream` opens on first access, inside whatever process runs the task."""
+
+    __slots__ = ("uri", "bucket", "key", "size", "etag", "part", "total_parts", "byte_range",
+                 "scheme", "compression", "_options", "_storage_options", "_stream", "_header")
+
+    def __init__(self, fields, options, storage_options):
+        self.uri = fields["uri"]
+        self.scheme = fields["scheme"]
+        self.bucket = fields["bucket"]
+        self.key = fields["key"]
+        self.size = fields["size"]
+        self.etag = fields["etag"]
+        self.part = fields["part"]
+        self.total_parts = fields["total_parts"]
+        self.byte_range = (fields["start"], fields["stop"])
+        self.compression = fields["compression"]
+        self._options = options
+        self._storage_options = storage_options
+        self._stream = None
+        self._header = None
+
+    def _fields(self):
+        return {"uri": self.uri, "scheme": self.scheme, "bucket": self.bucket, "key": self.key,
+                "size": self.size, "etag": self.etag, "part": self.part,
+                "total_parts": self.total_parts, "start": self.byte_range[0],
+                "stop": self.byte_range[1], "compression": self.compression}
+
+    def __getstate__(self):
+        return (self._fields(), self._options, self._storage_options)
+
+    def __setstate__(self, state):
+        fields, options, storage_options = state
+        Partition.__init__(self, fields, options, storage_options)
+
+    def __reduce__(self):
+        return (_rebuild_partition, self.__getstate__())
+
+    def __repr__(self):
+        # Never the storage options: they may hold secrets.
+        return (f"Partition(uri={self.uri!r}, part={self.part}, total_parts={self.total_parts}, "
+                f"byte_range={self.byte_range}, size={self.size})")
+
+    def __eq__(self, other):
+        return isinstance(other, Partition) and self._fields() == other._fields()
+
+    def __hash__(self):
+        return hash((self.uri, self.part, self.etag))
+
+    def _open_native(self):
+        options = {k: self._options[k] for k in _STREAM_OPTION_KEYS if self._options.get(k) is not None}
+        options["storage_options"] = self._storage_options.get(self.scheme, {})
+        return _quarry.Stream(self._fields(), options)
+
+    @property
+    def data_stream(self):
+        """The partition's data as a binary file, opened on first access."""
+        if self._stream is None or self._stream.closed:
+            self._stream = DataStream(self._open_native())
+        return self._stream
+
+    @property
+    def header(self):
+        """The object's first record (bytes) when the plan asked for header=True, else None."""
+        if not self._options.get("header"):
+            return None
+        if self._header is None:
+            self._header = self.data_stream.header
+        return self._header
+
+    def read(self):
+        """All of the partition's data, as bytes."""
+        return self._open_native().read(-1)
+
+    def lines(self):
+        """Iterator of the partition's records (separators kept)."""
+        native = self._open_native()
+        while True:
+            batch = native.readlines(1024)
+            if not batch:
+                return
+            yield from batch
+
+
+def _rebuild_partition(fields, options, storage_options):
+    return Partition(fields, options, storage_options)

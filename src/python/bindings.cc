@@ -1,0 +1,441 @@
+// nanobind module `quarry._quarry`: the C++ engine for the Python front end.
+//
+// Every call that may touch storage releases the GIL. Failures raise the Python classes of
+// quarry.errors (NotFound, PermissionDenied, InvalidArgument, Unavailable, ...), chosen from the
+// Status code; messages never carry secrets.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include "quarry/config.h"
+#include "quarry/data_stream.h"
+#include "quarry/plan.h"
+#include "quarry/registry.h"
+#include "quarry/store_util.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace quarry {
+namespace {
+
+// Carries a Status out of C++ code to the translator below.
+struct StatusError {
+  Status status;
+};
+
+[[noreturn]] void Raise(const Status& s) { throw StatusError{s}; }
+
+template <typename T>
+T Unwrap(Result<T> r) {
+  if (!r.ok()) Raise(r.status());
+  return std::move(r).value();
+}
+
+void Check(const Status& s) {
+  if (!s.ok()) Raise(s);
+}
+
+const char* ErrorClassName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kNotFound: return "NotFound";
+    case StatusCode::kPermissionDenied: return "PermissionDenied";
+    case StatusCode::kInvalidArgument: return "InvalidArgument";
+    case StatusCode::kUnavailable: return "Unavailable";
+    case StatusCode::kPreconditionFailed: return "PreconditionFailed";
+    default: return "QuarryError";
+  }
+}
+
+struct Target {
+  Uri uri;
+  std::shared_ptr<ObjectStore> store;
+};
+
+Target Open(const std::string& text, const StorageOptions& options) {
+  Uri uri = Unwrap(ParseUri(text));
+  auto store = Unwrap(StoreForUri(uri, options));
+  return {std::move(uri), std::move(store)};
+}
+
+using InfoTuple = std::tuple<std::string, std::string, std::string, uint64_t, std::string,
+                             std::string>;  // uri, bucket, key, size, etag, last_modified
+
+InfoTuple ToTuple(const Uri& base, const ObjectInfo& o) {
+  return {base.WithKey(o.key).ToString(), base.bucket, o.key, o.size, o.etag, o.last_modified};
+}
+
+// Pages of a listing, fetched with the GIL released.
+class PyLister {
+ public:
+  PyLister(const std::string& uri, const StorageOptions& options, bool recursive) {
+    target_ = Open(uri, options);
+    ListOptions lo;
+    if (!recursive) lo.delimiter = "/";
+    nb::gil_scoped_release release;
+    lister_ = Unwrap(target_.store->List(target_.uri.bucket, target_.uri.key, lo));
+  }
+  // The next page as (objects, prefixes), or None at the end.
+  std::optional<std::pair<std::vector<InfoTuple>, std::vector<std::string>>> NextPage() {
+    ListPage page;
+    Result<bool> more = false;
+    {
+      nb::gil_scoped_release release;
+      more = lister_->Next(&page);
+    }
+    if (!Unwrap(std::move(more))) return std::nullopt;
+    std::vector<InfoTuple> objects;
+    objects.reserve(page.objects.size());
+    for (const auto& o : page.objects) objects.push_back(ToTuple(target_.uri, o));
+    return std::make_pair(std::move(objects), std::move(page.common_prefixes));
+  }
+
+ private:
+  Target target_;
+  std::unique_ptr<Lister> lister_;
+};
+
+PlanOptions MakePlanOptions(const nb::dict& d) {
+  PlanOptions o;
+  for (auto [k, v] : d) {
+    std::string key = nb::cast<std::string>(k);
+    if (v.is_none()) continue;
+    if (key == "chunk_size") o.chunk_size = nb::cast<uint64_t>(v);
+    else if (key == "chunk_number") o.chunk_number = nb::cast<uint64_t>(v);
+    else if (key == "newline") o.newline = nb::cast<std::string>(v);
+    else if (key == "header") o.header = nb::cast<bool>(v);
+    else if (key == "decompress") o.decompress = nb::cast<bool>(v);
+    else if (key == "part_size") o.part_size = nb::cast<uint64_t>(v);
+    else if (key == "readahead") o.readahead = nb::cast<int>(v);
+    else if (key == "storage_options") o.storage_options = nb::cast<StorageOptions>(v);
+    else Raise(InvalidArgument("unknown plan option '" + key + "'"));
+  }
+  return o;
+}
+
+// A partition as plain values, for the Python Partition class.
+nb::dict PartitionDict(const Partition& p) {
+  nb::dict d;
+  d["uri"] = p.uri;
+  d["scheme"] = p.scheme;
+  d["bucket"] = p.bucket;
+  d["key"] = p.key;
+  d["size"] = p.size;
+  d["etag"] = p.etag;
+  d["part"] = p.part;
+  d["total_parts"] = p.total_parts;
+  d["start"] = p.start;
+  d["stop"] = p.stop;
+  d["compression"] = std::string(CompressionName(p.compression));
+  return d;
+}
+
+class PyPlan {
+ public:
+  PyPlan(const std::vector<std::string>& inputs, const nb::dict& options)
+      : plan_(Unwrap(Plan::Build(inputs, MakePlanOptions(options)))) {}
+
+  // Up to `n` more partitions (fewer only at the end).
+  nb::list Next(size_t n) {
+    std::vector<Partition> batch;
+    Status failure;
+    {
+      nb::gil_scoped_release release;
+      Partition p;
+      while (batch.size() < n) {
+        auto more = plan_.Next(&p);
+        if (!more.ok()) {
+          failure = more.status();
+          break;
+        }
+        if (!*more) break;
+        batch.push_back(std::move(p));
+      }
+    }
+    Check(failure);
+    nb::list out;
+    for (const auto& p : batch) out.append(PartitionDict(p));
+    return out;
+  }
+  uint64_t list_pages() const { return plan_.list_pages(); }
+
+ private:
+  Plan plan_;
+};
+
+Compression CompressionFromName(const std::string& name) {
+  if (name == "gzip") return Compression::kGzip;
+  if (name == "zstd") return Compression::kZstd;
+  if (name == "bzip2") return Compression::kBzip2;
+  return Compression::kNone;
+}
+
+class PyStream {
+ public:
+  PyStream(const nb::dict& partition, const nb::dict& options) {
+    Partition p;
+    p.uri = nb::cast<std::string>(partition["uri"]);
+    p.scheme = nb::cast<std::string>(partition["scheme"]);
+    p.bucket = nb::cast<std::string>(partition["bucket"]);
+    p.key = nb::cast<std::string>(partition["key"]);
+    p.size = nb::cast<uint64_t>(partition["size"]);
+    p.etag = nb::cast<std::string>(partition["etag"]);
+    p.part = nb::cast<uint64_t>(partition["part"]);
+    p.total_parts = nb::cast<uint64_t>(partition["total_parts"]);
+    p.start = nb::cast<uint64_t>(partition["start"]);
+    p.stop = nb::cast<uint64_t>(partition["stop"]);
+    p.compression = CompressionFromName(nb::cast<std::string>(partition["compression"]));
+    p.options = MakePlanOptions(options);
+    p.newline = p.options.newline;
+    p.header = p.options.header;
+    nb::gil_scoped_release release;
+    stream_ = Unwrap(p.Open());
+  }
+
+  // Reads into any writable buffer (bytearray, memoryview, numpy array) without a copy.
+  size_t ReadInto(nb::handle buffer) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(buffer.ptr(), &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0) {
+      throw nb::python_error();
+    }
+    Result<size_t> n = size_t{0};
+    {
+      nb::gil_scoped_release release;
+      n = stream_->Read(static_cast<char*>(view.buf), static_cast<size_t>(view.len));
+    }
+    PyBuffer_Release(&view);
+    return Unwrap(std::move(n));
+  }
+
+  nb::bytes Read(int64_t n) {
+    std::string out;
+    Status failure;
+    {
+      nb::gil_scoped_release release;
+      if (n < 0) {
+        auto all = stream_->ReadAll();
+        if (all.ok()) out = std::move(*all); else failure = all.status();
+      } else {
+        out.resize(static_cast<size_t>(n));
+        auto got = stream_->Read(out.data(), out.size());
+        if (got.ok()) out.resize(*got); else failure = got.status();
+      }
+    }
+    Check(failure);
+    return nb::bytes(out.data(), out.size());
+  }
+
+  nb::bytes ReadLine() {
+    Result<std::string> line = std::string();
+    {
+      nb::gil_scoped_release release;
+      line = stream_->ReadLine();
+    }
+    std::string s = Unwrap(std::move(line));
+    return nb::bytes(s.data(), s.size());
+  }
+
+  // Up to `max` records at once (fewer at the end); an empty list at the end.
+  nb::list ReadLines(size_t max) {
+    std::vector<std::string> lines;
+    Status failure;
+    {
+      nb::gil_scoped_release release;
+      while (lines.size() < max) {
+        auto line = stream_->ReadLine();
+        if (!line.ok()) {
+          failure = line.status();
+          break;
+        }
+        if (line->empty()) break;
+        lines.push_back(std::move(*line));
+      }
+    }
+    Check(failure);
+    nb::list out;
+    for (const auto& l : lines) out.append(nb::bytes(l.data(), l.size()));
+    return out;
+  }
+
+  void Seek(uint64_t pos) {
+    Status s;
+    {
+      nb::gil_scoped_release release;
+      s = stream_->Seek(pos);
+    }
+    Check(s);
+  }
+  uint64_t Tell() const { return stream_->Tell(); }
+  std::optional<nb::bytes> Header() const {
+    const auto& h = stream_->header();
+    if (!h) return std::nullopt;
+    return nb::bytes(h->data(), h->size());
+  }
+  uint64_t BytesFetched() const { return stream_->bytes_fetched(); }
+
+ private:
+  std::unique_ptr<DataStream> stream_;
+};
+
+// Request counters summed over every store this process has made.
+nb::dict Stats() {
+  StoreStats total;
+  for (const auto& store : CachedStores()) {
+    auto s = store->stats();
+    total.requests += s.requests;
+    total.retries += s.retries;
+    total.bytes_received += s.bytes_received;
+    total.bytes_sent += s.bytes_sent;
+    total.connections_opened += s.connections_opened;
+  }
+  nb::dict d;
+  d["requests"] = total.requests;
+  d["retries"] = total.retries;
+  d["bytes_received"] = total.bytes_received;
+  d["bytes_sent"] = total.bytes_sent;
+  d["connections_opened"] = total.connections_opened;
+  return d;
+}
+
+}  // namespace
+}  // namespace quarry
+
+NB_MODULE(_quarry, m) {
+  using namespace quarry;
+  m.doc() = "Quarry's C++ engine";
+
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const StatusError& e) {
+      nb::object errors = nb::module_::import_("quarry.errors");
+      nb::object cls = errors.attr(ErrorClassName(e.status.code()));
+      PyErr_SetObject(cls.ptr(), nb::str(e.status.message().c_str()).ptr());
+    }
+  });
+
+  m.def(
+      "resolve_storage_options",
+      [](const std::string& scheme, const StorageOptions& options) {
+        return Unwrap(ResolveStorageOptions(scheme, options, ConfigEnvironment::Process()));
+      },
+      "scheme"_a, "options"_a, "Resolves a scheme's configuration (options, env, files).");
+  m.def("redacted", &RedactedString, "options"_a);
+  m.def("parse_uri", [](const std::string& text) {
+    Uri u = Unwrap(ParseUri(text));
+    return std::make_tuple(u.scheme, u.bucket, u.key, u.ToString());
+  });
+
+  m.def(
+      "head",
+      [](const std::string& uri, const StorageOptions& options) {
+        auto t = Open(uri, options);
+        nb::gil_scoped_release release;
+        return ToTuple(t.uri, Unwrap(t.store->Head(t.uri.bucket, t.uri.key)));
+      },
+      "uri"_a, "options"_a);
+
+  m.def(
+      "get",
+      [](const std::string& uri, const StorageOptions& options, uint64_t start,
+         std::optional<uint64_t> stop) {
+        auto t = Open(uri, options);
+        std::string data;
+        {
+          nb::gil_scoped_release release;
+          uint64_t length = stop ? (*stop > start ? *stop - start : 0) : UINT64_MAX;
+          if (length == UINT64_MAX || length > (64ull << 20)) {
+            // Large reads: parallel ranged GETs, pinned to one version.
+            auto info = Unwrap(t.store->Head(t.uri.bucket, t.uri.key));
+            uint64_t end = stop ? std::min(*stop, info.size) : info.size;
+            uint64_t len = end > start ? end - start : 0;
+            data.reserve(len);
+            ParallelReadOptions po;
+            po.read.if_match = info.etag;
+            Check(ParallelRead(*t.store, t.uri.bucket, t.uri.key, start, len, po,
+                               [&](std::string_view part) {
+                                 data.append(part);
+                                 return Status::Ok();
+                               })
+                      .status());
+          } else {
+            data = Unwrap(ReadToString(*t.store, t.uri.bucket, t.uri.key, start, length));
+          }
+        }
+        return nb::bytes(data.data(), data.size());
+      },
+      "uri"_a, "options"_a, "start"_a = 0, "stop"_a = nb::none());
+
+  m.def(
+      "put",
+      [](const std::string& uri, nb::handle data, const StorageOptions& options) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {
+          throw nb::python_error();
+        }
+        Status s;
+        {
+          nb::gil_scoped_release release;
+          auto t = Open(uri, options);
+          std::string_view bytes(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+          auto writer = t.store->OpenWriter(t.uri.bucket, t.uri.key);
+          if (!writer.ok()) {
+            s = writer.status();
+          } else {
+            s = (*writer)->Write(bytes);
+            if (s.ok()) s = (*writer)->Close();
+          }
+        }
+        PyBuffer_Release(&view);
+        Check(s);
+      },
+      "uri"_a, "data"_a, "options"_a);
+
+  m.def(
+      "delete",
+      [](const std::string& uri, bool recursive, const StorageOptions& options) -> uint64_t {
+        auto t = Open(uri, options);
+        nb::gil_scoped_release release;
+        if (recursive) return Unwrap(DeletePrefix(*t.store, t.uri.bucket, t.uri.key));
+        Check(t.store->Head(t.uri.bucket, t.uri.key).status());
+        Check(t.store->DeleteObjects(t.uri.bucket, {t.uri.key}));
+        return 1;
+      },
+      "uri"_a, "recursive"_a, "options"_a);
+
+  m.def(
+      "create_bucket",
+      [](const std::string& uri, const StorageOptions& options) {
+        auto t = Open(uri, options);
+        nb::gil_scoped_release release;
+        Check(t.store->CreateBucket(t.uri.bucket));
+      },
+      "uri"_a, "options"_a);
+
+  m.def("stats", &Stats, "Request counters of this process's stores.");
+
+  nb::class_<PyLister>(m, "Lister")
+      .def(nb::init<const std::string&, const StorageOptions&, bool>(), "uri"_a, "options"_a,
+           "recursive"_a = true)
+      .def("next_page", &PyLister::NextPage);
+
+  nb::class_<PyPlan>(m, "Plan")
+      .def(nb::init<const std::vector<std::string>&, const nb::dict&>(), "inputs"_a, "options"_a)
+      .def("next", &PyPlan::Next, "n"_a)
+      .def_prop_ro("list_pages", &PyPlan::list_pages);
+
+  nb::class_<PyStream>(m, "Stream")
+      .def(nb::init<const nb::dict&, const nb::dict&>(), "partition"_a, "options"_a)
+      .def("readinto", &PyStream::ReadInto, "buffer"_a)
+      .def("read", &PyStream::Read, "n"_a = -1)
+      .def("readline", &PyStream::ReadLine)
+      .def("readlines", &PyStream::ReadLines, "max"_a)
+      .def("seek", &PyStream::Seek, "pos"_a)
+      .def("tell", &PyStream::Tell)
+      .def_prop_ro("header", &PyStream::Header)
+      .def_prop_ro("bytes_fetched", &PyStream::BytesFetched);
+}
