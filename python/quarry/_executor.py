@@ -294,8 +294,8 @@ def map_reduce(map_fn, inputs, reduce_fn, *, reduce_by_object=False, extra_args=
         groups[uri].append(r)
     if chosen == "ray":
         import ray
-        remote = ray.remote(reduce_fn)
-        return ray.get([remote.remote(groups[u]) for u in order])
+        remote = ray.remote(_apply)
+        return ray.get([remote.remote(reduce_fn, groups[u]) for u in order])
     return [reduce_fn(groups[u]) for u in order]
 
 
@@ -309,8 +309,12 @@ class _tag_with_uri:
         return obj.uri, self.fn(obj, *args)
 
 
+def _apply(fn, arg):
+    return fn(arg)
+
+
 def _reduce(reduce_fn, results, chosen):
     if chosen == "ray":
         import ray
-        return ray.get(ray.remote(reduce_fn).remote(results))
+        return ray.get(ray.remote(_apply).remote(reduce_fn, results))
     return reduce_fn(results)

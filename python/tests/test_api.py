@@ -1,0 +1,138 @@
+"""The storage API against the real RGW: ls, stat, get, put, delete, open, errors."""
+
+import hashlib
+import io
+import os
+import pickle
+
+import pytest
+
+import quarry
+
+
+def test_put_get_ls_stat_delete(bucket):
+    base = f"s3://{bucket}"
+    quarry.put(f"{base}/dir/a.bin", b"x" * 1000)
+    quarry.put(f"{base}/dir/b b+%41.txt", io.BytesIO(b"hello"))
+    quarry.put(f"{base}/top", memoryview(b"abc"))
+    infos = list(quarry.ls(f"{base}/"))
+    assert [i.key for i in infos] == ["dir/a.bin", "dir/b b+%41.txt", "top"]
+    assert infos[0].size == 1000 and infos[0].etag and infos[0].uri == f"{base}/dir/a.bin"
+    assert [i.key for i in quarry.ls(f"{base}/", recursive=False)] == ["top"]
+    assert quarry.get(f"{base}/dir/b b+%41.txt") == b"hello"
+    assert quarry.get(f"{base}/dir/a.bin", start=10, stop=15) == b"xxxxx"
+    assert quarry.stat(f"{base}/top").size == 3
+    assert quarry.delete(f"{base}/top") == 1
+    assert quarry.delete(f"{base}/dir/", recursive=True) == 2
+    assert list(quarry.ls(f"{base}/")) == []
+
+
+def test_large_put_get_by_hash(bucket):
+    data = os.urandom(40 << 20)
+    uri = f"s3://{bucket}/large.bin"
+    quarry.put(uri, data)
+    got = quarry.get(uri)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    with quarry.open(uri) as f:
+        f.seek(12345)
+        assert f.read(100) == data[12345:12445]
+        assert f.tell() == 12445
+
+
+def test_open_is_a_binary_file(bucket):
+    uri = f"s3://{bucket}/lines.txt"
+    quarry.put(uri, b"one\ntwo\nthree")
+    with quarry.open(uri) as f:
+        assert f.readline() == b"one\n"
+        assert list(f) == [b"two\n", b"three"]
+        f.seek(0)
+        assert f.read() == b"one\ntwo\nthree"
+        f.seek(-5, io.SEEK_END)
+        assert f.read() == b"three"
+    assert quarry.open(uri, start=4, stop=7).read() == b"two"
+    text = io.TextIOWrapper(quarry.open(uri), encoding="utf-8")
+    assert text.read().splitlines() == ["one", "two", "three"]
+
+
+def test_readinto_is_zero_copy_into_any_buffer(bucket):
+    np = pytest.importorskip("numpy")
+    uri = f"s3://{bucket}/bytes"
+    quarry.put(uri, bytes(range(256)))
+    f = quarry.open(uri)
+    ba = bytearray(10)
+    assert f.readinto(ba) == 10 and bytes(ba) == bytes(range(10))
+    mv = memoryview(bytearray(20))
+    assert f.readinto(mv[5:15]) == 10 and bytes(mv[5:15]) == bytes(range(10, 20))
+    arr = np.zeros(300, dtype=np.uint8)
+    assert f.readinto(arr) == 236
+    assert arr[0] == 20 and arr[235] == 255
+
+
+def test_errors_are_quarry_and_builtin_classes(bucket, monkeypatch):
+    with pytest.raises(quarry.NotFound) as e:
+        list(quarry.ls("s3://quarry-no-such-bucket-xyz/"))
+    assert isinstance(e.value, FileNotFoundError)
+    assert "quarry-no-such-bucket-xyz" in str(e.value) and "does not exist" in str(e.value)
+    with pytest.raises(FileNotFoundError, match="no object with key 'missing'"):
+        quarry.get(f"s3://{bucket}/missing")
+    with pytest.raises(ValueError, match="malformed URI 's3:/'"):
+        quarry.get("s3:/")
+    with pytest.raises(quarry.InvalidArgument, match="unknown scheme 'ftp'"):
+        quarry.plan("ftp://x/y")
+    with pytest.raises(PermissionError) as denied:
+        quarry.get(f"s3://{bucket}/k", storage_options={"secret_access_key": "WrongSecret123456"})
+    assert "WrongSecret123456" not in str(denied.value)
+    with pytest.raises(ConnectionError, match="cannot reach endpoint http://127.0.0.1:9"):
+        quarry.get(f"s3://{bucket}/k", storage_options={"endpoint": "http://127.0.0.1:9"})
+    with pytest.raises(quarry.InvalidArgument, match="separator"):
+        quarry.plan(f"s3://{bucket}/", newline=b"aa")
+    with pytest.raises(quarry.NotFound, match="matched no object"):
+        list(quarry.plan(f"s3://{bucket}/nothing/"))
+
+
+def test_partition_pickles_without_handles_or_secrets(bucket):
+    uri = f"s3://{bucket}/p.csv"
+    quarry.put(uri, b"a,b\n1,2\n3,4\n")
+    plan = quarry.plan(uri, chunk_size=5, newline=b"\n", header=True,
+                       storage_options={"secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"]})
+    parts = list(plan)
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"]
+    for p in parts:
+        _ = p.data_stream  # open it: the stream must not travel
+        clone = pickle.loads(pickle.dumps(p))
+        assert clone == p and clone.byte_range == p.byte_range
+        assert clone.header == b"a,b\n"
+        assert clone.read() == p.read()
+        assert secret not in repr(p) and secret not in repr(plan)
+        assert len(pickle.dumps(p)) < 2000
+    assert b"".join(p.read() for p in parts) == b"1,2\n3,4\n"
+
+
+def test_local_executor_map_in_order_and_stats(bucket):
+    for i in range(50):
+        quarry.put(f"s3://{bucket}/o/{i:03d}", str(i).encode())
+    job = quarry.submit(lambda obj: int(obj.read()), f"s3://{bucket}/o/", executor="local")
+    assert job.result() == list(range(50))
+    s = job.stats
+    for key in ("partitions", "tasks", "bytes_read", "requests", "retries", "credential_fetches",
+                "list_pages", "wall_seconds"):
+        assert key in s
+    assert s["partitions"] == 50 and s["credential_fetches"] == 1 and s["list_pages"] == 1
+    assert s["requests"] >= 50
+    done, known, listing_done = job.progress
+    assert done == known == 50 and listing_done
+
+
+def test_pil_and_pandas_read_from_data_stream(bucket):
+    Image = pytest.importorskip("PIL.Image")
+    pd = pytest.importorskip("pandas")
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 16), (200, 10, 30)).save(buf, format="PNG")
+    quarry.put(f"s3://{bucket}/img.png", buf.getvalue())
+    quarry.put(f"s3://{bucket}/t.csv", b"x,y\n1,2\n3,4\n")
+    (obj,) = list(quarry.plan(f"s3://{bucket}/img.png"))
+    with Image.open(obj.data_stream) as im:
+        assert im.size == (32, 16) and im.getpixel((3, 3)) == (200, 10, 30)
+    (csv_obj,) = list(quarry.plan(f"s3://{bucket}/t.csv"))
+    df = pd.read_csv(csv_obj.data_stream)
+    assert df["y"].sum() == 6
