@@ -109,7 +109,8 @@ ConfigEnvironment ConfigEnvironment::Process() {
 bool IsSecretKey(std::string_view key) {
   static constexpr std::string_view kSecrets[] = {
       "secret_access_key", "session_token", "api_key",    "account_key", "sas_token", "token",
-      "password",          "access_token",  "private_key"};
+      "password",          "access_token",  "private_key", "token_secret_access_key",
+      "token_session_token"};
   return std::any_of(std::begin(kSecrets), std::end(kSecrets),
                      [&](std::string_view s) { return s == key; });
 }
@@ -215,7 +216,11 @@ Result<StorageOptions> ResolveStorageOptions(std::string_view scheme,
                                                     "connect_timeout_ms",
                                                     "request_timeout_ms",
                                                     "max_attempts",
-                                                    "profile"};
+                                                    "profile",
+                                                    "service_instance_id",
+                                                    "use_session_token",
+                                                    "duration_seconds",
+                                                    "token_refresh_margin"};
   for (auto key : kKnownKeys) {
     std::string k(key);
     if (out.count(k)) continue;

@@ -16,6 +16,12 @@ namespace quarry {
 Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
                                                  const StorageOptions& options);
 
+// Resolves the credential of an s3/cos configuration now (one token exchange for IAM or STS,
+// none for static keys) and returns the options with it added, ready to ship to workers whose
+// stores then start from it instead of exchanging again.
+Result<StorageOptions> FetchShippableCredentials(std::string_view scheme,
+                                                 const StorageOptions& options);
+
 // Local files. Keys are absolute paths without the leading '/'; buckets are not used.
 std::shared_ptr<ObjectStore> MakeFileStore();
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <pugixml.hpp>
 
+#include "auth/credentials.h"
 #include "auth/sigv4.h"
 #include "http/http_client.h"
 #include "storage/backends.h"
@@ -30,6 +31,7 @@ struct S3Settings {
   auth::AwsCredentials creds;
   uint64_t multipart_threshold = 16 * kMiB;
   uint64_t part_size = 16 * kMiB;
+  std::string service_instance_id;  // IBM COS: needed to create buckets with a bearer token
 };
 
 Result<uint64_t> ParseSize(const StorageOptions& o, const std::string& key, uint64_t fallback) {
@@ -149,6 +151,20 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
   S3Store(S3Settings settings, http::HttpClientOptions http_options)
       : s_(std::move(settings)), http_(http_options) {}
 
+  Status InitCredentials(const StorageOptions& options) {
+    QUARRY_ASSIGN_OR_RETURN(tokens_,
+                            auth::MakeTokenCache(options, s_.region, DefaultStsEndpoint(options),
+                                                 &http_));
+    return Status::Ok();
+  }
+
+  std::string DefaultStsEndpoint(const StorageOptions& options) const {
+    // RGW and MinIO serve STS on their S3 endpoint; AWS has its own.
+    return options.count("endpoint") ? endpoint() : "https://sts." + s_.region + ".amazonaws.com";
+  }
+
+  auth::TokenCache& tokens() { return *tokens_; }
+
   std::string_view scheme() const override { return s_.scheme; }
   std::string endpoint() const override { return s_.endpoint_scheme + "://" + s_.endpoint_host; }
 
@@ -266,7 +282,11 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
       sr.host = s_.endpoint_host;
       sr.encoded_path = "/" + std::string(bucket) + "/" + auth::UriEncodePath(key);
     }
-    return auth::PresignUrl(s_.endpoint_scheme, sr, s_.creds, s_.region, "s3", std::time(nullptr),
+    QUARRY_ASSIGN_OR_RETURN(auto cred, tokens_->Get());
+    if (cred.kind != auth::Credential::Kind::kKeys) {
+      return InvalidArgument("presigned URLs need access keys; " + Who() + " has none");
+    }
+    return auth::PresignUrl(s_.endpoint_scheme, sr, cred.keys, s_.region, "s3", std::time(nullptr),
                             expires_seconds);
   }
 
@@ -293,28 +313,55 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     // Small control bodies (DeleteObjects, CompleteMultipartUpload) are signed; data is not.
     if (!body.empty() && method == "POST") payload_hash = auth::Sha256Hex(body);
 
-    return http_.Send(
-        [&](HttpRequest* req) {
-          req->method = method;
-          req->url = url;
-          req->body = body;
-          req->headers = headers;
-          if (!s_.creds.access_key_id.empty()) {
-            auth::SignableRequest sr;
-            sr.method = method;
-            sr.host = host;
-            sr.encoded_path = path;
-            sr.query = query;
-            sr.headers = headers;
-            sr.payload_hash = payload_hash;
-            for (auto& h : auth::SignRequest(sr, s_.creds, s_.region, "s3", std::time(nullptr))) {
-              req->headers.push_back(std::move(h));
+    for (int attempt = 0;; ++attempt) {
+      QUARRY_ASSIGN_OR_RETURN(auto cred, tokens_->Get());
+      auto resp = http_.Send(
+          [&](HttpRequest* req) {
+            req->method = method;
+            req->url = url;
+            req->body = body;
+            req->headers = headers;
+            if (cred.kind == auth::Credential::Kind::kKeys) {
+              auth::SignableRequest sr;
+              sr.method = method;
+              sr.host = host;
+              sr.encoded_path = path;
+              sr.query = query;
+              sr.headers = headers;
+              sr.payload_hash = payload_hash;
+              for (auto& h :
+                   auth::SignRequest(sr, cred.keys, s_.region, "s3", std::time(nullptr))) {
+                req->headers.push_back(std::move(h));
+              }
+            } else if (cred.kind == auth::Credential::Kind::kBearer) {
+              req->headers.emplace_back("authorization", "Bearer " + cred.bearer);
+              if (!s_.service_instance_id.empty() && bucket_op && method == "PUT") {
+                req->headers.emplace_back("ibm-service-instance-id", s_.service_instance_id);
+              }
             }
-          }
-          return Status::Ok();
-        },
-        sink);
+            return Status::Ok();
+          },
+          sink);
+      // A session the server calls expired: fetch a new one once, then try again.
+      if (attempt == 0 && resp.ok() && IsExpiredSession(*resp) && tokens_->Refresh().ok()) {
+        if (sink != nullptr && sink->reset) sink->reset();
+        continue;
+      }
+      return resp;
+    }
   }
+
+  static bool IsExpiredSession(const HttpResponse& resp) {
+    if (resp.status != 400 && resp.status != 401 && resp.status != 403) return false;
+    for (const char* code : {"<Code>ExpiredToken</Code>", "<Code>InvalidToken</Code>",
+                             "<Code>TokenRefreshRequired</Code>"}) {
+      if (resp.body.find(code) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // The credential in use, for messages (never a secret).
+  std::string Who() const { return tokens_->provider().Describe(); }
 
   // Maps a non-2xx reply to a Status that names what failed and how to fix it.
   Status ErrorFor(std::string_view op, std::string_view bucket, std::string_view key,
@@ -345,27 +392,32 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     }
     if (code == "SignatureDoesNotMatch") {
       return make(StatusCode::kPermissionDenied,
-                  "the server" + where + " rejected the request signature for access key id '" +
-                      s_.creds.access_key_id +
-                      "' (SignatureDoesNotMatch): check the secret key (secret_access_key / "
+                  "the server" + where + " rejected the request signature of " + Who() +
+                      " (SignatureDoesNotMatch): check the secret key (secret_access_key / "
                       "AWS_SECRET_ACCESS_KEY)");
     }
     if (code == "InvalidAccessKeyId") {
       return make(StatusCode::kPermissionDenied,
-                  "access key id '" + s_.creds.access_key_id + "' is unknown" + where +
+                  Who() + " is unknown" + where +
                       " (InvalidAccessKeyId): check access_key_id / AWS_ACCESS_KEY_ID");
     }
+    if (IsExpiredSession(resp)) {
+      return make(StatusCode::kPermissionDenied,
+                  "the session of " + Who() + " was rejected" + where + " (" + code +
+                      "), also after fetching a new one: for a fixed session token, get a new "
+                      "one (or give role_arn / api_key so that Quarry fetches and refreshes "
+                      "tokens itself)");
+    }
     if (st == 403 || code == "AccessDenied") {
-      std::string who = s_.creds.access_key_id.empty()
-                            ? std::string(
-                                  "anonymous request (no credentials found: set "
-                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
-                            : "access key id '" + s_.creds.access_key_id + "'";
-      std::string hint = s_.creds.access_key_id.empty()
-                             ? ""
-                             : ": check that the secret key (secret_access_key / "
-                               "AWS_SECRET_ACCESS_KEY) belongs to this access key id and that "
-                               "it may use this bucket";
+      const bool anonymous = Who() == "anonymous access";
+      std::string who = anonymous ? std::string(
+                                        "anonymous request (no credentials found: set "
+                                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+                                  : Who();
+      std::string hint = anonymous ? ""
+                                   : ": check that the secret key (secret_access_key / "
+                                     "AWS_SECRET_ACCESS_KEY) belongs to this access key id, or "
+                                     "the token, and that it may use this bucket";
       return make(
           StatusCode::kPermissionDenied,
           "access denied" + where + " for " + who + (code.empty() ? "" : " (" + code + ")") + hint);
@@ -407,6 +459,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
 
   S3Settings s_;
   http::HttpClient http_;
+  std::shared_ptr<auth::TokenCache> tokens_;
 };
 
 Result<bool> S3Lister::Next(ListPage* page) {
@@ -588,6 +641,14 @@ Result<std::unique_ptr<ObjectWriter>> S3Store::OpenWriter(std::string_view bucke
 
 }  // namespace
 
+Result<StorageOptions> FetchShippableCredentials(std::string_view scheme,
+                                                 const StorageOptions& options) {
+  QUARRY_ASSIGN_OR_RETURN(auto store, MakeS3Store(scheme, options));
+  auto& s3 = static_cast<S3Store&>(*store);
+  QUARRY_ASSIGN_OR_RETURN(auto cred, s3.tokens().Get());
+  return auth::WithFetchedCredential(options, cred);
+}
+
 Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
                                                  const StorageOptions& options) {
   S3Settings s;
@@ -625,7 +686,8 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
   s.creds.access_key_id = Get(options, "access_key_id");
   s.creds.secret_access_key = Get(options, "secret_access_key");
   s.creds.session_token = Get(options, "session_token");
-  if (!s.creds.access_key_id.empty() && s.creds.secret_access_key.empty()) {
+  if (!s.creds.access_key_id.empty() && s.creds.secret_access_key.empty() &&
+      Get(options, "api_key").empty()) {
     return InvalidArgument("access key id '" + s.creds.access_key_id +
                            "' is set but no secret key: set secret_access_key or "
                            "AWS_SECRET_ACCESS_KEY");
@@ -643,7 +705,10 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
   http_options.retry.max_attempts = static_cast<int>(std::max<uint64_t>(1, attempts));
   std::string verify = Get(options, "verify_tls", "true");
   http_options.verify_tls = !(verify == "false" || verify == "0" || verify == "no");
-  return std::shared_ptr<ObjectStore>(std::make_shared<S3Store>(std::move(s), http_options));
+  s.service_instance_id = Get(options, "service_instance_id");
+  auto store = std::make_shared<S3Store>(std::move(s), http_options);
+  QUARRY_RETURN_IF_ERROR(store->InitCredentials(options));
+  return std::shared_ptr<ObjectStore>(std::move(store));
 }
 
 }  // namespace quarry

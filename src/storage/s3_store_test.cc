@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "auth/credentials.h"
 #include "auth/sigv4.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
@@ -198,6 +199,41 @@ TEST_F(RgwTest, ConnectionsAreReused) {
   EXPECT_EQ(stats.requests, 51u);
   EXPECT_EQ(stats.connections_opened, 1u);
   EXPECT_EQ(stats.retries, 0u);
+}
+
+TEST_F(RgwTest, StsAssumeRoleCredentialsListAndRead) {
+  const char* role = std::getenv("QUARRY_TEST_STS_ROLE_ARN");
+  if (role == nullptr) GTEST_SKIP() << "no STS role configured";
+  ASSERT_TRUE(tb_.store->Put(tb_.bucket, "sts/object", "through a role").ok());
+  auto opts = ServerOptions({{"role_arn", role}, {"duration_seconds", "900"}});
+  const uint64_t before = auth::CredentialFetchCount();
+  auto store = MakeS3Store("s3", opts);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto all = ListAll(**store, tb_.bucket, "sts/");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->size(), 1u);
+  EXPECT_EQ(*ReadToString(**store, tb_.bucket, "sts/object"), "through a role");
+  EXPECT_EQ(auth::CredentialFetchCount() - before, 1u);  // one AssumeRole for all requests
+
+  // Shipped to a "worker": the temporary keys are used as they are, no second exchange.
+  auto shipped = FetchShippableCredentials("s3", opts);
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  EXPECT_FALSE((*shipped)["token_access_key_id"].empty());
+  const uint64_t after_driver = auth::CredentialFetchCount();
+  auto worker = MakeS3Store("s3", *shipped);
+  ASSERT_TRUE(worker.ok());
+  EXPECT_EQ(*ReadToString(**worker, tb_.bucket, "sts/object"), "through a role");
+  EXPECT_EQ(auth::CredentialFetchCount(), after_driver);
+}
+
+TEST_F(RgwTest, StsWithWrongRoleIsPermissionDeniedNamingIt) {
+  auto opts = ServerOptions({{"role_arn", "arn:aws:iam:::role/no-such-role"}});
+  auto store = MakeS3Store("s3", opts);
+  ASSERT_TRUE(store.ok());
+  auto r = (*store)->Head(tb_.bucket, "k");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no-such-role"), std::string::npos) << r.status().message();
+  EXPECT_EQ(r.status().message().find(opts["secret_access_key"]), std::string::npos);
 }
 
 TEST_F(RgwTest, VirtualHostAddressingReachesTheBucket) {
