@@ -26,14 +26,16 @@ def _options_for(scheme, storage_options):
 
 
 def resolve_storage_options(inputs, storage_options=None):
-    """Resolves, once, the configuration of every scheme among `inputs`: explicit options, then
-    the environment, config files and ~/.aws. The result travels to workers with the tasks."""
+    """Resolves, once, the configuration of every scheme among `inputs` (explicit options, then
+    the environment, config files and ~/.aws) and makes the token exchange it needs (IBM IAM,
+    STS), once. The result travels to the workers inside the task arguments, so that they
+    neither read configuration nor authenticate on their own."""
     resolved = {}
     for uri in inputs:
         scheme = _scheme_of(uri)
         if scheme not in resolved:
-            resolved[scheme] = _quarry.resolve_storage_options(
-                scheme, _options_for(scheme, storage_options))
+            options = _quarry.resolve_storage_options(scheme, _options_for(scheme, storage_options))
+            resolved[scheme] = _quarry.fetch_credentials(scheme, options)
     return resolved
 
 
@@ -127,7 +129,9 @@ class Plan:
         }
         # Validate now (URIs, options), list later.
         _quarry.Plan(self.inputs, self._native_options({}))
-        self.storage_options = resolve_storage_options(self.inputs, storage_options)
+        fetches = _quarry.credential_fetch_count()
+        self.storage_options = _Secret(resolve_storage_options(self.inputs, storage_options))
+        self.credential_fetches = _quarry.credential_fetch_count() - fetches
         self.list_pages = 0
 
     def _native_options(self, storage):
@@ -156,6 +160,18 @@ class Plan:
     def __repr__(self):
         shown = {k: v for k, v in self.options.items() if v is not None}
         return f"Plan(inputs={self.inputs!r}, options={shown!r})"
+
+
+class _Secret(dict):
+    """Storage options per scheme: a dict whose repr never shows secrets."""
+
+    def __repr__(self):
+        return "{" + ", ".join(f"{k!r}: {_quarry.redacted(v)}" for k, v in self.items()) + "}"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (_Secret, (dict(self),))
 
 
 def _invalid(message):

@@ -44,6 +44,7 @@ def _stats_delta(before, after):
 def _run_batch(fn, partitions, extra_args):
     """Body of one Ray task: runs fn on each partition, in order; stops at the first failure."""
     before = _quarry.stats()
+    before["credential_fetches"] = _quarry.credential_fetch_count()
     results = []
     failure = None
     for p in partitions:
@@ -52,7 +53,9 @@ def _run_batch(fn, partitions, extra_args):
             failure = value
             break
         results.append(value)
-    return results, failure, _stats_delta(before, _quarry.stats())
+    after = _quarry.stats()
+    after["credential_fetches"] = _quarry.credential_fetch_count()
+    return results, failure, _stats_delta(before, after)
 
 
 class Job:
@@ -75,7 +78,7 @@ class Job:
         self._listing_done = False
         self._stats = {"partitions": 0, "tasks": 0, "bytes_read": 0, "requests": 0,
                        "retries": 0, "connections_opened": 0,
-                       "credential_fetches": len(plan.storage_options),
+                       "credential_fetches": plan.credential_fetches,
                        "list_pages": 0, "wall_seconds": 0.0, "executor": executor}
         self._bar = _progress_bar(progress)
         self._t0 = time.perf_counter()
@@ -142,9 +145,12 @@ class Job:
             self._stats["requests"] += delta.get("requests", 0)
             self._stats["retries"] += delta.get("retries", 0)
             self._stats["connections_opened"] += delta.get("connections_opened", 0)
+            # Exchanges workers had to make themselves (a token neared expiry mid-job).
+            self._stats["credential_fetches"] += delta.get("credential_fetches", 0)
 
     def _run_local(self):
         before = _quarry.stats()
+        before["credential_fetches"] = _quarry.credential_fetch_count()
         workers = self._ray_options.get("num_threads") or min(32, (os.cpu_count() or 1) * 4)
         futures = []
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="quarry") as pool:
@@ -165,7 +171,9 @@ class Job:
                         other.cancel()
                     raise _task_error(value)
                 results.append(value)
-        self._add_stats(_stats_delta(before, _quarry.stats()))
+        after = _quarry.stats()
+        after["credential_fetches"] = _quarry.credential_fetch_count()
+        self._add_stats(_stats_delta(before, after))
         self._results = results
 
     def _run_ray(self):

@@ -8,6 +8,14 @@ def resolve_storage_options(scheme: str, options: Mapping[str, str]) -> dict[str
 
 def redacted(options: Mapping[str, str]) -> str: ...
 
+def fetch_credentials(scheme: str, options: Mapping[str, str]) -> dict[str, str]:
+    """
+    Makes the token exchange of a configuration now (none for static keys) and returns the options with the credential added, for shipping to workers.
+    """
+
+def credential_fetch_count() -> int:
+    """Token exchanges made by this process."""
+
 def parse_uri(arg: str, /) -> tuple[str, str, str, str]: ...
 
 def head(uri: str, options: Mapping[str, str]) -> tuple[str, str, str, int, str, str]: ...

@@ -27,7 +27,7 @@ def test_extract_colors_on_generated_images(s3):
     finally:
         sys.path.pop(0)
     out = run("examples/extract_colors.py", prefix)
-    assert "partitions=24" in out and "credential_fetches=1" in out
+    assert "partitions=24" in out and "credential_fetches=0" in out
     assert out.count("#") >= 20
     quarry.delete(prefix, recursive=True)
 

@@ -11,11 +11,13 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include "auth/credentials.h"
 #include "quarry/config.h"
 #include "quarry/data_stream.h"
 #include "quarry/plan.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
+#include "storage/backends.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -325,6 +327,18 @@ NB_MODULE(_quarry, m) {
       },
       "scheme"_a, "options"_a, "Resolves a scheme's configuration (options, env, files).");
   m.def("redacted", &RedactedString, "options"_a);
+  m.def(
+      "fetch_credentials",
+      [](const std::string& scheme, const StorageOptions& options) {
+        if (scheme != "s3" && scheme != "cos") return options;
+        nb::gil_scoped_release release;
+        return Unwrap(FetchShippableCredentials(scheme, options));
+      },
+      "scheme"_a, "options"_a,
+      "Makes the token exchange of a configuration now (none for static keys) and returns the "
+      "options with the credential added, for shipping to workers.");
+  m.def("credential_fetch_count", &auth::CredentialFetchCount,
+        "Token exchanges made by this process.");
   m.def("parse_uri", [](const std::string& text) {
     Uri u = Unwrap(ParseUri(text));
     return std::make_tuple(u.scheme, u.bucket, u.key, u.ToString());

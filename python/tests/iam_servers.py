@@ -1,0 +1,155 @@
+"""Stand-ins for IBM Cloud IAM and for a COS endpoint that takes IAM bearer tokens, for tests.
+
+IBM IAM has no emulator, so `TokenServer` plays its token endpoint: it counts requests, issues
+expiring tokens for one good api key and rejects other keys as IAM does (HTTP 400).
+`BearerFront` stands in front of the real RGW: it accepts S3 requests that carry
+`Authorization: Bearer <token>`, checks the token with the TokenServer, re-signs the request
+with SigV4 for RGW and forwards it; it counts the client connections it accepts.
+"""
+
+import http.client
+import http.server
+import json
+import threading
+import time
+import urllib.parse
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class TokenServer:
+    def __init__(self, good_key, ttl_seconds=3600):
+        self.good_key = good_key
+        self.ttl = ttl_seconds
+        self.requests = 0
+        self.issued = {}  # token -> expiry (epoch seconds)
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                form = urllib.parse.parse_qs(body)
+                with outer._lock:
+                    outer.requests += 1
+                    n = outer.requests
+                grant = form.get("grant_type", [""])[0]
+                if (grant != "urn:ibm:params:oauth:grant-type:apikey"
+                        or form.get("apikey", [""])[0] != outer.good_key):
+                    self._reply(400, {"errorCode": "BXNIM0415E",
+                                      "errorMessage": "Provided API key could not be found."})
+                    return
+                now = int(time.time())
+                token = f"iam-token-{n}-{now}"
+                with outer._lock:
+                    outer.issued[token] = now + outer.ttl
+                self._reply(200, {"access_token": token, "token_type": "Bearer",
+                                  "expires_in": outer.ttl, "expiration": now + outer.ttl})
+
+            def _reply(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/identity/token"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def valid(self, token):
+        with self._lock:
+            exp = self.issued.get(token)
+        return exp is not None and time.time() < exp
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class BearerFront:
+    def __init__(self, tokens, rgw_endpoint, access_key, secret_key):
+        self.tokens = tokens
+        self.connections = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        target = urllib.parse.urlsplit(rgw_endpoint)
+        creds = Credentials(access_key, secret_key)
+        local = threading.local()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def setup(self):
+                super().setup()
+                with outer._lock:
+                    outer.connections += 1
+
+            def _handle(self):
+                with outer._lock:
+                    outer.requests += 1
+                length = int(self.headers.get("Content-Length", 0) or 0)
+                body = self.rfile.read(length) if length else b""
+                auth = self.headers.get("Authorization", "")
+                if not auth.startswith("Bearer ") or not outer.tokens.valid(auth[7:]):
+                    code = "ExpiredToken" if auth.startswith("Bearer ") else "AccessDenied"
+                    self._send(403 if code == "AccessDenied" else 400,
+                               f"<Error><Code>{code}</Code><Message>bearer token rejected"
+                               f"</Message></Error>".encode(), {})
+                    return
+                url = f"{target.scheme}://{target.netloc}{self.path}"
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("range", "if-match", "content-type", "content-md5")}
+                headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+                req = AWSRequest(method=self.command, url=url, data=body, headers=headers)
+                SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+                conn = getattr(local, "conn", None)
+                if conn is None:
+                    conn = local.conn = http.client.HTTPConnection(target.hostname, target.port)
+                # The path was signed as the client sent it: forward it unchanged.
+                conn.request(self.command, self.path, body=body or None,
+                             headers=dict(req.headers.items()))
+                resp = conn.getresponse()
+                data = resp.read()
+                keep = {k: v for k, v in resp.getheaders()
+                        if k.lower() in ("etag", "last-modified", "content-range", "content-type")}
+                if self.command == "HEAD":
+                    keep["Content-Length"] = resp.getheader("Content-Length", "0")
+                self._send(resp.status, data, keep)
+
+            def _send(self, status, data, headers):
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
