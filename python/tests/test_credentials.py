@@ -132,3 +132,24 @@ def test_secrets_never_leak(iam, bucket, capfd):
         assert os.environ["AWS_SECRET_ACCESS_KEY"] not in text
         for token in issued:
             assert token not in text
+
+
+def test_rejected_session_says_which_credential_and_how_to_refresh(iam, bucket):
+    _, front_long = iam
+    # Tokens that are dead on arrival: the front answers ExpiredToken to every one.
+    tokens = TokenServer(GOOD_KEY, ttl_seconds=0)
+    front = BearerFront(tokens, os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_ACCESS_KEY_ID"],
+                        os.environ["AWS_SECRET_ACCESS_KEY"])
+    try:
+        quarry.put(f"s3://{bucket}/x", b"x")
+        with pytest.raises(quarry.PermissionDenied) as e:
+            quarry.get(f"cos://{bucket}/x", storage_options={
+                "endpoint": front.endpoint, "api_key": GOOD_KEY, "iam_endpoint": tokens.url,
+                "token_refresh_margin": "0"})
+        message = str(e.value)
+        assert "ExpiredToken" in message and tokens.url in message and "IBM IAM" in message
+        assert "api_key" in message or "role_arn" in message  # how to get fresh tokens
+        assert GOOD_KEY not in message
+    finally:
+        front.close()
+        tokens.close()

@@ -184,7 +184,15 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
   Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
     QUARRY_ASSIGN_OR_RETURN(auto resp, Call("HEAD", bucket, key, {}, {}, {}, nullptr));
-    if (resp.status != 200) return ErrorFor("stat", bucket, key, resp);
+    if (resp.status != 200) {
+      // A HEAD reply has no body to say why (missing bucket or key, expired token...): ask
+      // again with a one-byte GET, whose error reply names the cause.
+      auto probe = Call("GET", bucket, key, {}, {{"range", "bytes=0-0"}}, {}, nullptr);
+      if (probe.ok() && probe->status >= 400 && probe->status != 416 && !probe->body.empty()) {
+        return ErrorFor("stat", bucket, key, *probe);
+      }
+      return ErrorFor("stat", bucket, key, resp);
+    }
     ObjectInfo info;
     info.key = std::string(key);
     auto len = resp.Header("content-length");
