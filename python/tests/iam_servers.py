@@ -157,3 +157,43 @@ class BearerFront:
     def close(self):
         self._server.shutdown()
         self._server.server_close()
+
+
+class SessionTokenServer:
+    """Plays STS GetSessionToken (the local RGW does not serve it): checks that the request is a
+    SigV4-signed POST of Action=GetSessionToken and answers with the keys it was given."""
+
+    def __init__(self, access_key, secret_key, session_token=""):
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                form = urllib.parse.parse_qs(body)
+                outer.requests.append((form, self.headers.get("Authorization", "")))
+                expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 900))
+                xml = (f"<GetSessionTokenResponse><GetSessionTokenResult><Credentials>"
+                       f"<AccessKeyId>{access_key}</AccessKeyId>"
+                       f"<SecretAccessKey>{secret_key}</SecretAccessKey>"
+                       f"<SessionToken>{session_token}</SessionToken>"
+                       f"<Expiration>{expires}</Expiration></Credentials>"
+                       f"</GetSessionTokenResult></GetSessionTokenResponse>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(xml)))
+                self.end_headers()
+                self.wfile.write(xml)
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()

@@ -153,3 +153,22 @@ def test_rejected_session_says_which_credential_and_how_to_refresh(iam, bucket):
     finally:
         front.close()
         tokens.close()
+
+
+def test_get_session_token_flow(bucket):
+    from iam_servers import SessionTokenServer
+    sts = SessionTokenServer(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    try:
+        fill(bucket, 10, "gst/")
+        job = quarry.submit(lambda obj: int(obj.read()), f"s3://{bucket}/gst/",
+                            storage_options={"use_session_token": "true",
+                                             "sts_endpoint": sts.url, "duration_seconds": "900"})
+        assert job.result() == list(range(10))
+        assert len(sts.requests) == 1 and job.stats["credential_fetches"] == 1
+        form, authorization = sts.requests[0]
+        assert form["Action"] == ["GetSessionToken"] and form["DurationSeconds"] == ["900"]
+        assert authorization.startswith("AWS4-HMAC-SHA256 Credential=" +
+                                        os.environ["AWS_ACCESS_KEY_ID"])
+        assert "/sts/aws4_request" in authorization
+    finally:
+        sts.close()

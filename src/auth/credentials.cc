@@ -107,6 +107,7 @@ class IamProvider final : public CredentialProvider {
     }
     Credential c;
     c.kind = Credential::Kind::kBearer;
+    c.exchanged = true;
     c.bearer = j["access_token"].get<std::string>();
     if (j.contains("expiration") && j["expiration"].is_number()) {
       c.expires = Clock::from_time_t(static_cast<std::time_t>(j["expiration"].get<int64_t>()));
@@ -186,6 +187,7 @@ class StsProvider final : public CredentialProvider {
     auto creds = root.first_child().child("Credentials");
     Credential c;
     c.kind = Credential::Kind::kKeys;
+    c.exchanged = true;
     c.keys.access_key_id = creds.child_value("AccessKeyId");
     c.keys.secret_access_key = creds.child_value("SecretAccessKey");
     c.keys.session_token = creds.child_value("SessionToken");
@@ -314,6 +316,7 @@ Result<std::shared_ptr<TokenCache>> MakeTokenCache(const StorageOptions& options
                    Get(options, "token_session_token")};
   }
   if (seeded.kind != Credential::Kind::kAnonymous) {
+    seeded.exchanged = true;
     if (expiration) seeded.expires = Clock::from_time_t(static_cast<std::time_t>(*expiration));
     cache->Seed(std::move(seeded));
   }
@@ -322,15 +325,13 @@ Result<std::shared_ptr<TokenCache>> MakeTokenCache(const StorageOptions& options
 
 StorageOptions WithFetchedCredential(const StorageOptions& options, const Credential& credential) {
   StorageOptions out = options;
+  if (!credential.exchanged) return out;  // configured keys: nothing was fetched
   if (credential.kind == Credential::Kind::kBearer) {
     out["token"] = credential.bearer;
-  } else if (credential.kind == Credential::Kind::kKeys &&
-             credential.keys.access_key_id != Get(options, "access_key_id")) {
+  } else if (credential.kind == Credential::Kind::kKeys) {
     out["token_access_key_id"] = credential.keys.access_key_id;
     out["token_secret_access_key"] = credential.keys.secret_access_key;
     out["token_session_token"] = credential.keys.session_token;
-  } else {
-    return out;  // static keys: nothing was fetched
   }
   if (credential.expires) {
     out["token_expiration"] = std::to_string(Clock::to_time_t(*credential.expires));

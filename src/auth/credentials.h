@@ -31,6 +31,7 @@ struct Credential {
   AwsCredentials keys;  // kKeys (with session_token for temporary keys)
   std::string bearer;   // kBearer
   std::optional<Clock::time_point> expires;  // nullopt: never
+  bool exchanged = false;  // came from a token exchange (STS, IAM), not from configuration
 };
 
 // Where credentials come from. Fetch() may make a network exchange (STS, IAM).

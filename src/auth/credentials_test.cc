@@ -98,6 +98,7 @@ TEST(TokenCacheTest, FailedFetchIsReportedToEveryWaiter) {
 TEST(CredentialsTest, ShippedOptionsCarryTheFetchedCredential) {
   Credential c;
   c.kind = Credential::Kind::kKeys;
+  c.exchanged = true;
   c.keys = {"TEMPKEY", "tempsecret", "sessiontoken"};
   c.expires = Clock::from_time_t(2000000000);
   StorageOptions base = {{"access_key_id", "BASE"}, {"role_arn", "arn:aws:iam:::role/r"}};
