@@ -6,7 +6,8 @@ byte and hashes it, Ray with 2 CPUs, in one run:
   (b) Lithops 3.8 as the blog used it: LocalhostExecutor().map(f, "bucket/prefix/") with the
       `obj` parameter, storage pointed at RGW (its "ceph" backend);
   (c) Ray Data read_binary_files + map;
-  (d) Quarry: quarry.map(f, "s3://bucket/prefix/").
+  (d) Quarry: quarry.map(f, "s3://bucket/prefix/");
+  (e) obstore and (f) s3fs inside Ray tasks (64 objects a task, one client a task).
 
     python bench/small_objects.py [--count 5000] [--size 32768] [--smoke] [--only a,b,c,d]
 
@@ -84,6 +85,35 @@ def run_ray_data(ray, bucket, prefix):
             .take_all()]
 
 
+def _batches(keys, size=64):
+    return [keys[i:i + size] for i in range(0, len(keys), size)]
+
+
+def run_obstore(ray, bucket, prefix):
+    import obstore
+    from obstore.store import S3Store
+
+    @ray.remote
+    def fetch(keys):
+        store = S3Store(bucket, endpoint=ENDPOINT, access_key_id=KEY, secret_access_key=SECRET,
+                        region="us-east-1", client_options={"allow_http": True})
+        return [hashlib.sha256(bytes(obstore.get(store, k).bytes())).hexdigest() for k in keys]
+
+    keys = [o.key for o in quarry.ls(f"s3://{bucket}/{prefix}")]
+    return [h for batch in ray.get([fetch.remote(b) for b in _batches(keys)]) for h in batch]
+
+
+def run_s3fs(ray, bucket, prefix):
+    @ray.remote
+    def fetch(keys):
+        import s3fs
+        fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, endpoint_url=ENDPOINT)
+        return [hashlib.sha256(fs.cat_file(f"{bucket}/{k}")).hexdigest() for k in keys]
+
+    keys = [o.key for o in quarry.ls(f"s3://{bucket}/{prefix}")]
+    return [h for batch in ray.get([fetch.remote(b) for b in _batches(keys)]) for h in batch]
+
+
 def run_quarry(ray, bucket, prefix):
     return quarry.map(lambda obj: hashlib.sha256(obj.read()).hexdigest(),
                       f"s3://{bucket}/{prefix}", progress=False)
@@ -94,7 +124,8 @@ def main():
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--size", type=int, default=32 << 10)
     parser.add_argument("--smoke", action="store_true", help="200 objects")
-    parser.add_argument("--only", default="a,b,c,d")
+    parser.add_argument("--only", default="a,b,c,d,e,f")
+    parser.add_argument("--json", help="also write the rates (objects/s) to this file")
     parser.add_argument("--lithops-count", type=int, default=200,
                         help="objects for Lithops, which runs at a few objects/s here; its rate "
                              "is measured on its own prefix of this many objects")
@@ -113,7 +144,9 @@ def main():
     runners = {"a": ("boto3 client per Ray task (blog baseline)", run_baseline),
                "b": ("Lithops 3.8 LocalhostExecutor", run_lithops),
                "c": ("Ray Data read_binary_files + map", run_ray_data),
-               "d": ("Quarry quarry.map", run_quarry)}
+               "d": ("Quarry quarry.map", run_quarry),
+               "e": ("obstore inside Ray tasks (64 objects a task)", run_obstore),
+               "f": ("s3fs inside Ray tasks (64 objects a task)", run_s3fs)}
     rates = {}
     reference = None
     for key in args.only.split(","):
@@ -140,6 +173,10 @@ def main():
         ratio = f"{rates['d'] / rate:.1f}x" if "d" in rates and key != "d" else "-"
         label = runners[key][0] + (f" ({lithops_count} objects)" if key == "b" else "")
         print(f"| {label} | {rate:.1f} | {ratio} |")
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump({runners[k][0]: r for k, r in rates.items()}, f)
     ray.shutdown()
 
 
