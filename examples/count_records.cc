@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
+#include <string_view>
 
 #include "quarry/data_stream.h"
 #include "quarry/local_executor.h"
@@ -15,19 +15,31 @@
 
 namespace {
 
-// Records in one partition: its data's separators, plus a last record without one.
+// Newline bytes in `data`, 64 at a time: a loop compilers turn into vector compares, several
+// times faster than a memchr call per record when records are short.
+uint64_t CountNewlines(std::string_view data) {
+  const char* p = data.data();
+  const char* end = p + data.size();
+  uint64_t count = 0;
+  for (; end - p >= 64; p += 64) {
+    unsigned char block = 0;
+    for (int i = 0; i < 64; ++i) block += p[i] == '\n';
+    count += block;
+  }
+  for (; p < end; ++p) count += *p == '\n';
+  return count;
+}
+
+// Records in one partition: its data's separators, plus a last record without one. ReadChunk
+// hands out the stream's own buffers, so the data is scanned where it landed, never copied.
 quarry::Result<uint64_t> CountRecords(quarry::DataStream& stream) {
-  std::string buf(1 << 20, '\0');
   uint64_t records = 0;
   char last = '\n';
   while (true) {
-    QUARRY_ASSIGN_OR_RETURN(size_t n, stream.Read(buf.data(), buf.size()));
-    if (n == 0) break;
-    for (const char *p = buf.data(), *end = buf.data() + n;
-         (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)))); ++p) {
-      ++records;
-    }
-    last = buf[n - 1];
+    QUARRY_ASSIGN_OR_RETURN(auto chunk, stream.ReadChunk());
+    if (chunk.empty()) break;
+    records += CountNewlines(chunk);
+    last = chunk.back();
   }
   if (last != '\n') ++records;
   return records;

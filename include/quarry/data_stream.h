@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "quarry/plan.h"
 #include "quarry/status.h"
@@ -25,6 +26,11 @@ class DataStream {
 
   // Reads up to `n` bytes into `buf`; 0 at the end of the partition's data.
   virtual Result<size_t> Read(char* buf, size_t n) = 0;
+
+  // Reads without copying: a view of the next bytes (at most `max`; at least one unless at the
+  // end), empty at the end of the partition's data. The view points into the stream's buffers
+  // and is valid until the next call on the stream. Position and Tell() move as with Read.
+  virtual Result<std::string_view> ReadChunk(size_t max = SIZE_MAX);
 
   // The next record including its separator (the plan's newline, or "\n" in byte mode); the last
   // record may lack one. An empty string means the end.
@@ -44,6 +50,9 @@ class DataStream {
 
   // Reads everything left.
   Result<std::string> ReadAll();
+
+ private:
+  std::string chunk_scratch_;  // ReadChunk's buffer for streams that only implement Read
 };
 
 // Opens the data of `partition` on `store` (normally through Partition::Open()).

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <deque>
 #include <future>
-#include <mutex>
+#include <limits>
 
 #include "partition/compression.h"
 #include "quarry/line_aligner.h"
@@ -36,16 +36,9 @@ class RangeFetcher {
     for (auto& f : in_flight_) f.wait();
   }
 
-  // Gives a consumed chunk back: its memory serves a later read. Fresh multi-MiB buffers cost a
-  // page fault per 4 KiB on first touch, which measured as a large share of a scan's CPU.
-  void Recycle(std::string&& buf) {
-    if (buf.capacity() < part_size_) return;
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    if (pool_.size() <= readahead_) pool_.push_back(std::move(buf));
-  }
-
-  // The next bytes in order; an empty string at the limit (or where the object ended).
-  Result<std::string> Next() {
+  // The next bytes in order; an empty buffer at the limit (or where the object ended). Buffers
+  // come from the ReadBuffer pool, so the memory of consumed chunks serves later reads.
+  Result<ReadBuffer> Next() {
     Schedule();
     if (!in_flight_.empty()) {
       auto r = in_flight_.front().get();
@@ -55,7 +48,7 @@ class RangeFetcher {
       bytes_ += r->size();
       return r;
     }
-    if (next_ >= limit_) return std::string();
+    if (next_ >= limit_) return ReadBuffer();
     const uint64_t len = std::min(past_read_, limit_ - next_);
     past_read_ = std::min(past_read_ * 2, part_size_);
     QUARRY_ASSIGN_OR_RETURN(auto data, ReadPart(next_, len));
@@ -77,20 +70,8 @@ class RangeFetcher {
     }
   }
 
-  Result<std::string> ReadPart(uint64_t start, uint64_t len) {
-    std::string buf;
-    {
-      std::lock_guard<std::mutex> lock(pool_mu_);
-      if (!pool_.empty()) {
-        buf = std::move(pool_.back());
-        pool_.pop_back();
-      }
-    }
-    buf.clear();
-    buf.reserve(len);
-    StringSink sink(&buf);
-    QUARRY_RETURN_IF_ERROR(store_->ReadRange(bucket_, key_, start, len, &sink, read_).status());
-    return buf;
+  Result<ReadBuffer> ReadPart(uint64_t start, uint64_t len) {
+    return ReadToBuffer(*store_, bucket_, key_, start, len, read_);
   }
 
   std::shared_ptr<ObjectStore> store_;
@@ -101,9 +82,7 @@ class RangeFetcher {
   uint64_t next_, limit_, bulk_until_;
   uint64_t past_read_ = kFirstPastStopRead;
   uint64_t bytes_ = 0;
-  std::mutex pool_mu_;
-  std::vector<std::string> pool_;
-  std::deque<std::future<Result<std::string>>> in_flight_;
+  std::deque<std::future<Result<ReadBuffer>>> in_flight_;
 };
 
 class PartitionStream final : public DataStream {
@@ -122,16 +101,22 @@ class PartitionStream final : public DataStream {
   Result<size_t> Read(char* buf, size_t n) override {
     size_t done = 0;
     while (done < n) {
-      if (cur_pos_ == cur_.size()) {
-        QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
-        if (!more) break;
-      }
-      size_t take = std::min(n - done, cur_.size() - cur_pos_);
-      std::memcpy(buf + done, cur_.data() + cur_pos_, take);
-      cur_pos_ += take;
-      done += take;
+      QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(n - done));
+      if (chunk.empty()) break;
+      std::memcpy(buf + done, chunk.data(), chunk.size());
+      done += chunk.size();
     }
     return done;
+  }
+
+  Result<std::string_view> ReadChunk(size_t max) override {
+    if (cur_pos_ == cur_.size()) {
+      QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
+      if (!more) return std::string_view();
+    }
+    std::string_view chunk = cur_.substr(cur_pos_, max);
+    cur_pos_ += chunk.size();
+    return chunk;
   }
 
   Result<std::string> ReadLine() override {
@@ -142,7 +127,7 @@ class PartitionStream final : public DataStream {
         QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
         if (!more) return line;
       }
-      std::string_view rest(cur_.data() + cur_pos_, cur_.size() - cur_pos_);
+      std::string_view rest = cur_.substr(cur_pos_);
       if (n > 1 && !line.empty()) {
         // A separator may straddle what we hold and the new chunk.
         size_t tail = std::min(line.size(), n - 1);
@@ -202,17 +187,19 @@ class PartitionStream final : public DataStream {
     compression_ = p_.options.decompress ? p_.compression : Compression::kNone;
     QUARRY_ASSIGN_OR_RETURN(auto first, fetcher_->Next());
     if (p_.options.decompress && compression_ == Compression::kNone) {
-      compression_ = CompressionFromMagic(first);
+      compression_ = CompressionFromMagic(first.view());
     }
     if (compression_ != Compression::kNone) {
       QUARRY_ASSIGN_OR_RETURN(decoder_, MakeDecoder(compression_, p_.uri));
-      std::string out;
-      QUARRY_RETURN_IF_ERROR(decoder_->Decode(first, &out));
+      decoded_.clear();
+      QUARRY_RETURN_IF_ERROR(decoder_->Decode(first.view(), &decoded_));
       if (first.empty()) QUARRY_RETURN_IF_ERROR(decoder_->Finish());
-      first = std::move(out);
+      cur_ = decoded_;
+    } else {
+      raw_ = std::move(first);
+      cur_ = raw_.view();
     }
     source_done_ = false;
-    cur_ = std::move(first);
     cur_pos_ = 0;
     chunk_pos_ = 0;
     if (p_.header) {
@@ -220,7 +207,7 @@ class PartitionStream final : public DataStream {
       header_ = std::move(h);
       // Data positions count from the first byte after the header.
       chunk_pos_ = 0;
-      cur_.erase(0, cur_pos_);
+      cur_ = cur_.substr(cur_pos_);
       cur_pos_ = 0;
     }
     return Status::Ok();
@@ -230,7 +217,6 @@ class PartitionStream final : public DataStream {
   // record's end, found on the fly.
   Status InitRanged() {
     Reset();
-    const uint64_t len = separator_.size();
     const bool lines = !p_.newline.empty();
     uint64_t header_end = 0;
     if (lines && p_.header) {
@@ -244,36 +230,87 @@ class PartitionStream final : public DataStream {
     if (!lines) {
       ds_ = p_.start;
       data_end_ = p_.stop;
+    } else if (p_.start > 0) {
+      return StartAtFirstRecord(header_end);
     } else {
-      std::optional<uint64_t> first = uint64_t{0};
-      if (p_.start > 0) {
-        // Only a record starting before the nominal stop belongs here.
-        QUARRY_ASSIGN_OR_RETURN(first, ScanRecordStart(p_.start, p_.stop));
-      }
-      ds_ = std::max(first.value_or(p_.stop), header_end);
-      if (ds_ >= p_.stop) {
-        data_end_ = ds_;  // no record starts in this partition
-      } else if (p_.stop >= p_.size) {
-        data_end_ = p_.size;
-      } else {
-        end_scan_from_ = std::max(ds_, p_.stop >= len ? p_.stop - len : 0);
-      }
+      ds_ = header_end;
+      SetDataEnd();
     }
     return StartRanged(ds_);
+  }
+
+  // Once ds_ is known: the data's end where it is known already, else where to look for it.
+  void SetDataEnd() {
+    const uint64_t len = separator_.size();
+    if (ds_ >= p_.stop) {
+      data_end_ = ds_;  // no record starts in this partition
+    } else if (p_.stop >= p_.size) {
+      data_end_ = p_.size;
+    } else {
+      end_scan_from_ = std::max(ds_, p_.stop >= len ? p_.stop - len : 0);
+    }
+  }
+
+  // Bulk reads go a little past the nominal stop, so the end of the last record usually comes
+  // with them instead of with a request of its own once the consumer gets there.
+  uint64_t BulkUntil(uint64_t limit) const { return std::min(limit, p_.stop + kFirstPastStopRead); }
+
+  // Starts streaming just before the nominal start and finds the first record start (only one
+  // starting before the nominal stop belongs here) in the data as it arrives, rather than with
+  // a request of its own ahead of the bulk reads. Data before it is dropped.
+  Status StartAtFirstRecord(uint64_t header_end) {
+    const uint64_t len = separator_.size();
+    const uint64_t from = p_.start >= len ? p_.start - len : 0;
+    if (fetcher_) fetched_before_ += fetcher_->bytes();
+    fetcher_ = std::make_unique<RangeFetcher>(store_, p_, from, p_.size, BulkUntil(p_.size));
+    SeparatorFinder finder(separator_, from);
+    std::optional<uint64_t> first;
+    ReadBuffer raw;
+    uint64_t at = from;  // offset of raw's first byte
+    for (uint64_t next = from; next < p_.stop;) {
+      QUARRY_ASSIGN_OR_RETURN(raw, fetcher_->Next());
+      if (raw.empty()) break;
+      at = next;
+      next += raw.size();
+      if (auto end = finder.Feed(raw.view(), at)) {
+        if (*end <= p_.stop) first = *end;
+        break;
+      }
+    }
+    ds_ = std::max(first.value_or(p_.stop), header_end);
+    SetDataEnd();
+    if (!first || ds_ != *first || ds_ >= p_.stop) return StartRanged(ds_);
+    // Go on with this fetcher from the chunk that holds ds_.
+    fetch_abs_ = at + raw.size();
+    std::string_view data = raw.view().substr(ds_ - at);
+    if (!data_end_) {
+      end_finder_.emplace(separator_, end_scan_from_);
+      if (auto end = end_finder_->Feed(data, ds_)) {
+        data_end_ = *end;
+        end_finder_.reset();
+      }
+    }
+    if (data_end_ && *data_end_ - ds_ < data.size()) data = data.substr(0, *data_end_ - ds_);
+    raw_ = std::move(raw);
+    cur_ = data;
+    cur_pos_ = 0;
+    chunk_pos_ = 0;
+    return Status::Ok();
   }
 
   // (Re)starts fetching at absolute offset `abs` (>= ds_).
   Status StartRanged(uint64_t abs) {
     if (fetcher_) fetched_before_ += fetcher_->bytes();
     const uint64_t limit = data_end_ ? *data_end_ : p_.size;
-    fetcher_ = std::make_unique<RangeFetcher>(store_, p_, abs, limit, std::min(limit, p_.stop));
+    fetcher_ = std::make_unique<RangeFetcher>(store_, p_, abs, limit, BulkUntil(limit));
     if (!data_end_) {
       end_finder_.emplace(separator_, end_scan_from_);
     } else {
       end_finder_.reset();
     }
     fetch_abs_ = abs;
-    cur_.clear();
+    cur_ = {};
+    raw_ = ReadBuffer();
     cur_pos_ = 0;
     chunk_pos_ = abs - ds_;
     return Status::Ok();
@@ -304,7 +341,8 @@ class PartitionStream final : public DataStream {
   }
 
   void Reset() {
-    cur_.clear();
+    cur_ = {};
+    raw_ = ReadBuffer();
     cur_pos_ = 0;
     chunk_pos_ = 0;
     header_.reset();
@@ -313,11 +351,11 @@ class PartitionStream final : public DataStream {
   }
 
   Status Skip(uint64_t n) {
-    char buf[64 * 1024];
     while (n > 0) {
-      QUARRY_ASSIGN_OR_RETURN(size_t got, Read(buf, std::min<uint64_t>(n, sizeof buf)));
-      if (got == 0) break;
-      n -= got;
+      QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(static_cast<size_t>(std::min<uint64_t>(
+                                              n, std::numeric_limits<size_t>::max()))));
+      if (chunk.empty()) break;
+      n -= chunk.size();
     }
     return Status::Ok();
   }
@@ -325,8 +363,8 @@ class PartitionStream final : public DataStream {
   // Replaces the current chunk with the next one; false at the end of the data.
   Result<bool> Fill() {
     chunk_pos_ += cur_.size();
-    if (fetcher_) fetcher_->Recycle(std::move(cur_));
-    cur_.clear();
+    cur_ = {};
+    raw_ = ReadBuffer();  // back to the pool, for the read the fetcher starts next
     cur_pos_ = 0;
     while (cur_.empty()) {
       if (whole_) {
@@ -338,9 +376,12 @@ class PartitionStream final : public DataStream {
           return false;
         }
         if (decoder_) {
-          QUARRY_RETURN_IF_ERROR(decoder_->Decode(raw, &cur_));
+          decoded_.clear();
+          QUARRY_RETURN_IF_ERROR(decoder_->Decode(raw.view(), &decoded_));
+          cur_ = decoded_;
         } else {
-          cur_ = std::move(raw);
+          raw_ = std::move(raw);
+          cur_ = raw_.view();
         }
         continue;
       }
@@ -353,13 +394,14 @@ class PartitionStream final : public DataStream {
       const uint64_t off = fetch_abs_;
       fetch_abs_ += raw.size();
       if (end_finder_) {
-        if (auto end = end_finder_->Feed(raw, off)) {
+        if (auto end = end_finder_->Feed(raw.view(), off)) {
           data_end_ = *end;
           end_finder_.reset();
         }
       }
       if (data_end_ && off + raw.size() > *data_end_) raw.resize(*data_end_ - off);
-      cur_ = std::move(raw);
+      raw_ = std::move(raw);
+      cur_ = raw_.view();
       if (cur_.empty()) return false;
     }
     return true;
@@ -371,8 +413,11 @@ class PartitionStream final : public DataStream {
   bool whole_ = false;
   std::optional<std::string> header_;
 
-  // Current chunk of data; chunk_pos_ is its position in the partition's data.
-  std::string cur_;
+  // Current chunk of data (a view into raw_ or decoded_); chunk_pos_ is its position in the
+  // partition's data.
+  std::string_view cur_;
+  ReadBuffer raw_;
+  std::string decoded_;
   size_t cur_pos_ = 0;
   uint64_t chunk_pos_ = 0;
 
@@ -394,13 +439,18 @@ class PartitionStream final : public DataStream {
 
 }  // namespace
 
+Result<std::string_view> DataStream::ReadChunk(size_t max) {
+  chunk_scratch_.resize(std::min<size_t>(max, 256 * 1024));
+  QUARRY_ASSIGN_OR_RETURN(size_t n, Read(chunk_scratch_.data(), chunk_scratch_.size()));
+  return std::string_view(chunk_scratch_.data(), n);
+}
+
 Result<std::string> DataStream::ReadAll() {
   std::string out;
-  char buf[256 * 1024];
   while (true) {
-    QUARRY_ASSIGN_OR_RETURN(size_t n, Read(buf, sizeof buf));
-    if (n == 0) return out;
-    out.append(buf, n);
+    QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk());
+    if (chunk.empty()) return out;
+    out.append(chunk);
   }
 }
 

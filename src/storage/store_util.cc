@@ -1,15 +1,180 @@
 #include "quarry/store_util.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
+#include <new>
 #include <thread>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define QUARRY_PLAIN_READ_BUFFERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define QUARRY_PLAIN_READ_BUFFERS 1
+#endif
+#endif
+
 namespace quarry {
+namespace {
+
+// Buffers from 1 MiB up are mapped in whole huge pages and pooled; smaller ones are plain heap
+// memory. Under sanitizers every buffer is heap memory, so overflows are still caught.
+#ifdef QUARRY_PLAIN_READ_BUFFERS
+constexpr size_t kPooledMin = SIZE_MAX;
+#else
+constexpr size_t kPooledMin = size_t{1} << 20;
+#endif
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kPoolMaxIdleBytes = size_t{128} << 20;
+constexpr auto kPoolMaxIdleAge = std::chrono::seconds(10);
+
+char* MapHugeAligned(size_t bytes) {
+  const size_t span = bytes + kHugePage;
+  void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  const auto start = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+  if (aligned > start) munmap(p, aligned - start);
+  const uintptr_t tail = start + span - (aligned + bytes);
+  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+  auto* data = reinterpret_cast<char*>(aligned);
+  (void)madvise(data, bytes, MADV_HUGEPAGE);  // a hint; fine where THP is off
+  return data;
+}
+
+class BufferPool {
+ public:
+  // A buffer of at least *capacity bytes; sets *capacity to its real size.
+  char* Take(size_t* capacity) {
+    const size_t want = (*capacity + kHugePage - 1) / kHugePage * kHugePage;
+    std::vector<Idle> expired;
+    char* found = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Expire(&expired);
+      // The smallest idle buffer that fits, unless it is much larger than needed.
+      size_t best = idle_.size();
+      for (size_t i = 0; i < idle_.size(); ++i) {
+        if (idle_[i].capacity >= want && idle_[i].capacity <= 2 * want &&
+            (best == idle_.size() || idle_[i].capacity < idle_[best].capacity)) {
+          best = i;
+        }
+      }
+      if (best < idle_.size()) {
+        found = idle_[best].data;
+        *capacity = idle_[best].capacity;
+        idle_bytes_ -= idle_[best].capacity;
+        idle_[best] = idle_.back();
+        idle_.pop_back();
+      }
+    }
+    for (auto& e : expired) munmap(e.data, e.capacity);
+    if (found != nullptr) return found;
+    *capacity = want;
+    return MapHugeAligned(want);
+  }
+
+  void Give(char* data, size_t capacity) {
+    std::vector<Idle> expired;
+    bool kept = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Expire(&expired);
+      if (idle_bytes_ + capacity <= kPoolMaxIdleBytes) {
+        idle_.push_back({data, capacity, std::chrono::steady_clock::now()});
+        idle_bytes_ += capacity;
+        kept = true;
+      }
+    }
+    for (auto& e : expired) munmap(e.data, e.capacity);
+    if (!kept) munmap(data, capacity);
+  }
+
+ private:
+  struct Idle {
+    char* data;
+    size_t capacity;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  void Expire(std::vector<Idle>* out) {
+    const auto cutoff = std::chrono::steady_clock::now() - kPoolMaxIdleAge;
+    for (size_t i = 0; i < idle_.size();) {
+      if (idle_[i].since < cutoff) {
+        idle_bytes_ -= idle_[i].capacity;
+        out->push_back(idle_[i]);
+        idle_[i] = idle_.back();
+        idle_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::vector<Idle> idle_;
+  size_t idle_bytes_ = 0;
+};
+
+BufferPool& Pool() {
+  static auto* pool = new BufferPool;  // never destroyed: threads may return buffers at exit
+  return *pool;
+}
+
+}  // namespace
+
+ReadBuffer::ReadBuffer(size_t capacity) : capacity_(capacity) {
+  if (capacity == 0) return;
+  if (capacity >= kPooledMin) {
+    data_ = Pool().Take(&capacity_);
+  } else {
+    data_ = new char[capacity];
+  }
+}
+
+ReadBuffer::~ReadBuffer() {
+  if (data_ == nullptr) return;
+  if (capacity_ >= kPooledMin) {
+    Pool().Give(data_, capacity_);
+  } else {
+    delete[] data_;
+  }
+}
+
+ReadBuffer::ReadBuffer(ReadBuffer&& other) noexcept
+    : data_(other.data_), size_(other.size_), capacity_(other.capacity_) {
+  other.data_ = nullptr;
+  other.size_ = other.capacity_ = 0;
+}
+
+ReadBuffer& ReadBuffer::operator=(ReadBuffer&& other) noexcept {
+  if (this != &other) {
+    ReadBuffer old(std::move(*this));
+    data_ = other.data_;
+    size_ = other.size_;
+    capacity_ = other.capacity_;
+    other.data_ = nullptr;
+    other.size_ = other.capacity_ = 0;
+  }
+  return *this;
+}
+
+Result<ReadBuffer> ReadToBuffer(ObjectStore& store, std::string_view bucket, std::string_view key,
+                                uint64_t offset, uint64_t length, const ReadOptions& options) {
+  ReadBuffer buf(static_cast<size_t>(length));
+  BufferSink sink(buf.data(), static_cast<size_t>(length));
+  QUARRY_RETURN_IF_ERROR(store.ReadRange(bucket, key, offset, length, &sink, options).status());
+  buf.resize(sink.size());
+  return buf;
+}
 
 Status BufferSink::Write(const char* data, size_t size) {
   if (size > capacity_ - size_) {
@@ -65,31 +230,15 @@ Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::
   const uint64_t part = std::max<uint64_t>(1, options.part_size);
   const uint64_t parts = length == 0 ? 0 : (length + part - 1) / part;
   const std::string b(bucket), k(key);
-  // Part buffers are reused: fresh multi-MiB allocations cost a page fault per 4 KiB on first
-  // touch, which measured slower than the network on loopback.
-  std::mutex pool_mu;
-  std::vector<std::unique_ptr<std::string>> pool;
-  auto take_buffer = [&] {
-    std::lock_guard<std::mutex> lock(pool_mu);
-    if (pool.empty()) return std::make_unique<std::string>();
-    auto buf = std::move(pool.back());
-    pool.pop_back();
-    return buf;
-  };
-  using PartResult = std::pair<Status, std::unique_ptr<std::string>>;
-  std::deque<std::future<PartResult>> in_flight;
+  // Part buffers come from the ReadBuffer pool, so their memory is reused from part to part.
+  std::deque<std::future<Result<ReadBuffer>>> in_flight;
   uint64_t next = 0, consumed = 0;
   auto launch = [&]() {
     const uint64_t start = offset + next * part;
     const uint64_t len = std::min(part, length - next * part);
     ++next;
     in_flight.push_back(std::async(std::launch::async, [&, start, len] {
-      auto buf = take_buffer();
-      buf->clear();
-      buf->reserve(len);
-      StringSink sink(buf.get());
-      Status s = store.ReadRange(b, k, start, len, &sink, options.read).status();
-      return PartResult(std::move(s), std::move(buf));
+      return ReadToBuffer(store, b, k, start, len, options.read);
     }));
   };
   Status failure;
@@ -99,26 +248,21 @@ Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::
       launch();
     }
     if (in_flight.empty()) break;
-    auto [status, buf] = in_flight.front().get();
+    auto buf = in_flight.front().get();
     in_flight.pop_front();
-    if (!status.ok()) {
-      failure = status;
+    if (!buf.ok()) {
+      failure = buf.status();
       break;
     }
     const uint64_t expected = std::min(part, length - consumed * part);
     ++consumed;
-    Status s = consume(*buf);
+    Status s = consume(buf->view());
     if (!s.ok()) {
       failure = s;
       break;
     }
     // A short part means the object ended early (it shrank): stop rather than read holes.
-    const bool short_part = buf->size() < expected;
-    {
-      std::lock_guard<std::mutex> lock(pool_mu);
-      pool.push_back(std::move(buf));
-    }
-    if (short_part) break;
+    if (buf->size() < expected) break;
   }
   for (auto& f : in_flight) (void)f.get();
   if (!failure.ok()) return failure;
