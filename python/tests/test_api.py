@@ -137,3 +137,7 @@ def test_pil_and_pandas_read_from_data_stream(bucket):
     (csv_obj,) = list(quarry.plan(f"s3://{bucket}/t.csv"))
     df = pd.read_csv(csv_obj.data_stream)
     assert df["y"].sum() == 6
+    import csv
+    csv_obj.data_stream.seek(0)  # pandas read it to the end
+    rows = list(csv.reader(io.TextIOWrapper(csv_obj.data_stream, encoding="utf-8", newline="")))
+    assert rows == [["x", "y"], ["1", "2"], ["3", "4"]]
