@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "quarry/object_store.h"
@@ -76,6 +77,33 @@ class ReadBuffer {
 Result<ReadBuffer> ReadToBuffer(ObjectStore& store, std::string_view bucket, std::string_view key,
                                 uint64_t offset, uint64_t length, const ReadOptions& options = {});
 
+// One ranged read running on a thread of its own, whose bytes can be consumed in order while the
+// rest is still arriving (into a ReadBuffer). A retried read does not disturb bytes already
+// received: the retry's copy of them is skipped (pin an ETag in `options` so they are the same).
+class StreamingRead {
+ public:
+  // Starts reading [offset, offset+length) (`length` finite). `store` must outlive this object.
+  StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
+                uint64_t length, const ReadOptions& options);
+  ~StreamingRead();  // waits for the read to end
+  StreamingRead(const StreamingRead&) = delete;
+  StreamingRead& operator=(const StreamingRead&) = delete;
+
+  uint64_t offset() const;
+  uint64_t length() const;
+
+  // The bytes received past the first `from` ones, once there are at least `batch` of them or
+  // the read has ended; valid as long as this object. Empty when the read ended at `from` (short
+  // of length() if the object ended first). The read's error if it failed.
+  Result<std::string_view> Next(size_t from, size_t batch);
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+  std::thread thread_;
+};
+
 // Reads the whole object (or [offset, offset+length)) into a string.
 Result<std::string> ReadToString(ObjectStore& store, std::string_view bucket, std::string_view key,
                                  uint64_t offset = 0, uint64_t length = UINT64_MAX,
@@ -95,11 +123,22 @@ struct ParallelReadOptions {
 };
 
 // Reads [offset, offset+length) of an object as many ranged reads in flight at once and hands
-// the parts to `consume` in order (on the calling thread). Stops at the first error, of a read
-// or of `consume`. Returns the number of bytes consumed.
+// the bytes to `consume` in order (on the calling thread), in pieces: the first read in order is
+// passed on while it arrives, the later ones are buffered until their turn. Stops at the first
+// error, of a read or of `consume`. Returns the number of bytes consumed.
 Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::string_view key,
                               uint64_t offset, uint64_t length, const ParallelReadOptions& options,
                               const std::function<Status(std::string_view part)>& consume);
+
+// Like ParallelRead, for destinations that can be written at any position (files): every piece
+// goes to `consume` straight from the network, with its position relative to `offset`, in no
+// particular order and from several threads at once (`consume` must be thread-safe); nothing is
+// buffered or copied in between. A retried read delivers its range again from its start. Returns
+// the length of the object's data in the range (less than `length` if the object ended first).
+Result<uint64_t> ParallelReadAt(
+    ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
+    uint64_t length, const ParallelReadOptions& options,
+    const std::function<Status(uint64_t position, std::string_view data)>& consume);
 
 // Copies one object, possibly between stores: parallel ranged reads into the destination's
 // writer (multipart above its threshold). `size` is the source size (from a listing or Head).

@@ -1,14 +1,19 @@
 // The `quarry` command-line tool: storage work from the shell (ls, stat, cat, cp, rm, mb, rb).
 //
 // Exit codes: 0 success, 1 an error (one line on stderr saying what failed), 2 a usage error.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "quarry/data_stream.h"
@@ -140,6 +145,38 @@ struct TransferFlags {
 
 TransferFlags g_transfer;
 
+// Standard output when bytes can go to any position of it: a regular file or a block device not
+// opened for appending, or /dev/null. Then the current offset there.
+struct PositionedOutput {
+  uint64_t base;
+  bool truncate_on_error;  // a regular file that ends where we start writing
+};
+
+std::optional<PositionedOutput> PositionedStdout() {
+  struct stat st;
+  if (::fstat(STDOUT_FILENO, &st) != 0) return std::nullopt;
+  const bool dev_null = S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !dev_null) return std::nullopt;
+  const int flags = ::fcntl(STDOUT_FILENO, F_GETFL);
+  if (flags < 0 || (flags & O_APPEND) != 0) return std::nullopt;  // pwrite would append
+  const off_t at = ::lseek(STDOUT_FILENO, 0, SEEK_CUR);
+  if (at < 0) return std::nullopt;
+  return PositionedOutput{static_cast<uint64_t>(at), S_ISREG(st.st_mode) && st.st_size <= at};
+}
+
+Status PwriteStdout(uint64_t at, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(STDOUT_FILENO, data.data(), data.size(), static_cast<off_t>(at));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError(std::string("writing to standard output: ") + std::strerror(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    at += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
 Status CmdCat(const std::string& text, const std::string& range) {
   QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
   QUARRY_ASSIGN_OR_RETURN(auto info, t.store->Head(t.uri.bucket, t.uri.key));
@@ -148,8 +185,24 @@ Status CmdCat(const std::string& text, const std::string& range) {
     QUARRY_ASSIGN_OR_RETURN(auto r, ParseRange(range, info.size));
     std::tie(offset, length) = r;
   }
-  return ParallelRead(*t.store, t.uri.bucket, t.uri.key, offset, length,
-                      g_transfer.Options(info.etag), WriteStdout)
+  const auto options = g_transfer.Options(info.etag);
+  if (auto out = PositionedStdout()) {
+    // Every ranged read writes its bytes in place as they arrive, in any order: nothing waits
+    // for its turn in a buffer, and nothing is copied on the way.
+    auto n = ParallelReadAt(*t.store, t.uri.bucket, t.uri.key, offset, length, options,
+                            [&](uint64_t position, std::string_view data) {
+                              return PwriteStdout(out->base + position, data);
+                            });
+    if (!n.ok()) {
+      // No holes left behind: a failed cat leaves nothing rather than scattered parts.
+      if (out->truncate_on_error) (void)!::ftruncate(STDOUT_FILENO, static_cast<off_t>(out->base));
+      return n.status();
+    }
+    // Leave the offset where writing in order would have.
+    (void)::lseek(STDOUT_FILENO, static_cast<off_t>(out->base + *n), SEEK_SET);
+    return Status::Ok();
+  }
+  return ParallelRead(*t.store, t.uri.bucket, t.uri.key, offset, length, options, WriteStdout)
       .status();
 }
 

@@ -1,10 +1,13 @@
 #include "quarry/data_stream.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <future>
 #include <limits>
+#include <mutex>
 
 #include "partition/compression.h"
 #include "quarry/line_aligner.h"
@@ -15,9 +18,14 @@ namespace {
 
 constexpr uint64_t kFirstPastStopRead = 64 * 1024;
 
+// Bytes the consumer waits for at a time while the part it reads is still arriving: enough to
+// keep wakeups rare, little enough that the bytes are still in cache when it reads them.
+constexpr size_t kConsumeBatch = 512 * 1024;
+
 // Reads [from, limit) of an object in order. Up to `bulk_until` it keeps `readahead` parts of
 // `part_size` in flight in the background; past it (the tail of a line-aligned partition, whose
 // length is unknown) it reads on demand in ranges that start small and double up to part_size.
+// The part at the head is handed out while it arrives, so consumption overlaps the transfer.
 class RangeFetcher {
  public:
   RangeFetcher(std::shared_ptr<ObjectStore> store, const Partition& p, uint64_t from,
@@ -32,30 +40,36 @@ class RangeFetcher {
         limit_(limit),
         bulk_until_(std::min(bulk_until, limit)) {}
 
-  ~RangeFetcher() {
-    for (auto& f : in_flight_) f.wait();
-  }
-
-  // The next bytes in order; an empty buffer at the limit (or where the object ended). Buffers
-  // come from the ReadBuffer pool, so the memory of consumed chunks serves later reads.
-  Result<ReadBuffer> Next() {
-    Schedule();
-    if (!in_flight_.empty()) {
-      auto r = in_flight_.front().get();
-      in_flight_.pop_front();
+  // The next bytes in order, valid until the next call; empty at the limit (or where the object
+  // ended). Part buffers come from the ReadBuffer pool, so consumed parts' memory serves later
+  // reads. Reads still in flight when the fetcher goes are abandoned.
+  Result<std::string_view> Next() {
+    while (true) {
       Schedule();
-      if (!r.ok()) return r.status();
-      bytes_ += r->size();
-      return r;
+      if (in_flight_.empty()) {
+        if (next_ >= limit_) return std::string_view();
+        const uint64_t len = std::min(past_read_, limit_ - next_);
+        past_read_ = std::min(past_read_ * 2, part_size_);
+        Launch(len);
+      }
+      StreamingRead& head = *in_flight_.front();
+      QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(consumed_, kConsumeBatch));
+      if (!data.empty()) {
+        consumed_ += data.size();
+        bytes_ += data.size();
+        return data;
+      }
+      if (consumed_ < head.length()) {
+        // The object is shorter than planned: it ends inside this part.
+        limit_ = std::min(limit_, head.offset() + consumed_);
+        bulk_until_ = std::min(bulk_until_, limit_);
+      }
+      in_flight_.pop_front();
+      consumed_ = 0;
+      if (!in_flight_.empty() && in_flight_.front()->offset() >= limit_) {
+        return std::string_view();
+      }
     }
-    if (next_ >= limit_) return ReadBuffer();
-    const uint64_t len = std::min(past_read_, limit_ - next_);
-    past_read_ = std::min(past_read_ * 2, part_size_);
-    QUARRY_ASSIGN_OR_RETURN(auto data, ReadPart(next_, len));
-    next_ += len;
-    if (data.size() < len) limit_ = next_;  // the object is shorter than planned
-    bytes_ += data.size();
-    return data;
   }
 
   uint64_t bytes() const { return bytes_; }
@@ -63,15 +77,15 @@ class RangeFetcher {
  private:
   void Schedule() {
     while (in_flight_.size() < readahead_ && next_ < bulk_until_) {
-      const uint64_t start = next_, len = std::min(part_size_, bulk_until_ - next_);
-      next_ += len;
-      in_flight_.push_back(
-          std::async(std::launch::async, [this, start, len] { return ReadPart(start, len); }));
+      Launch(std::min(part_size_, bulk_until_ - next_));
     }
   }
 
-  Result<ReadBuffer> ReadPart(uint64_t start, uint64_t len) {
-    return ReadToBuffer(*store_, bucket_, key_, start, len, read_);
+  // Starts reading [next_, next_ + len) in the background.
+  void Launch(uint64_t len) {
+    in_flight_.push_back(
+        std::make_unique<StreamingRead>(*store_, bucket_, key_, next_, len, read_));
+    next_ += len;
   }
 
   std::shared_ptr<ObjectStore> store_;
@@ -82,7 +96,8 @@ class RangeFetcher {
   uint64_t next_, limit_, bulk_until_;
   uint64_t past_read_ = kFirstPastStopRead;
   uint64_t bytes_ = 0;
-  std::deque<std::future<Result<ReadBuffer>>> in_flight_;
+  size_t consumed_ = 0;  // bytes of the head part handed out
+  std::deque<std::unique_ptr<StreamingRead>> in_flight_;
 };
 
 class PartitionStream final : public DataStream {
@@ -187,17 +202,16 @@ class PartitionStream final : public DataStream {
     compression_ = p_.options.decompress ? p_.compression : Compression::kNone;
     QUARRY_ASSIGN_OR_RETURN(auto first, fetcher_->Next());
     if (p_.options.decompress && compression_ == Compression::kNone) {
-      compression_ = CompressionFromMagic(first.view());
+      compression_ = CompressionFromMagic(first);
     }
     if (compression_ != Compression::kNone) {
       QUARRY_ASSIGN_OR_RETURN(decoder_, MakeDecoder(compression_, p_.uri));
       decoded_.clear();
-      QUARRY_RETURN_IF_ERROR(decoder_->Decode(first.view(), &decoded_));
+      QUARRY_RETURN_IF_ERROR(decoder_->Decode(first, &decoded_));
       if (first.empty()) QUARRY_RETURN_IF_ERROR(decoder_->Finish());
       cur_ = decoded_;
     } else {
-      raw_ = std::move(first);
-      cur_ = raw_.view();
+      cur_ = first;
     }
     source_done_ = false;
     cur_pos_ = 0;
@@ -265,14 +279,14 @@ class PartitionStream final : public DataStream {
     fetcher_ = std::make_unique<RangeFetcher>(store_, p_, from, p_.size, BulkUntil(p_.size));
     SeparatorFinder finder(separator_, from);
     std::optional<uint64_t> first;
-    ReadBuffer raw;
+    std::string_view raw;
     uint64_t at = from;  // offset of raw's first byte
     for (uint64_t next = from; next < p_.stop;) {
       QUARRY_ASSIGN_OR_RETURN(raw, fetcher_->Next());
       if (raw.empty()) break;
       at = next;
       next += raw.size();
-      if (auto end = finder.Feed(raw.view(), at)) {
+      if (auto end = finder.Feed(raw, at)) {
         if (*end <= p_.stop) first = *end;
         break;
       }
@@ -282,7 +296,7 @@ class PartitionStream final : public DataStream {
     if (!first || ds_ != *first || ds_ >= p_.stop) return StartRanged(ds_);
     // Go on with this fetcher from the chunk that holds ds_.
     fetch_abs_ = at + raw.size();
-    std::string_view data = raw.view().substr(ds_ - at);
+    std::string_view data = raw.substr(ds_ - at);
     if (!data_end_) {
       end_finder_.emplace(separator_, end_scan_from_);
       if (auto end = end_finder_->Feed(data, ds_)) {
@@ -291,7 +305,6 @@ class PartitionStream final : public DataStream {
       }
     }
     if (data_end_ && *data_end_ - ds_ < data.size()) data = data.substr(0, *data_end_ - ds_);
-    raw_ = std::move(raw);
     cur_ = data;
     cur_pos_ = 0;
     chunk_pos_ = 0;
@@ -310,7 +323,6 @@ class PartitionStream final : public DataStream {
     }
     fetch_abs_ = abs;
     cur_ = {};
-    raw_ = ReadBuffer();
     cur_pos_ = 0;
     chunk_pos_ = abs - ds_;
     return Status::Ok();
@@ -342,7 +354,6 @@ class PartitionStream final : public DataStream {
 
   void Reset() {
     cur_ = {};
-    raw_ = ReadBuffer();
     cur_pos_ = 0;
     chunk_pos_ = 0;
     header_.reset();
@@ -364,7 +375,6 @@ class PartitionStream final : public DataStream {
   Result<bool> Fill() {
     chunk_pos_ += cur_.size();
     cur_ = {};
-    raw_ = ReadBuffer();  // back to the pool, for the read the fetcher starts next
     cur_pos_ = 0;
     while (cur_.empty()) {
       if (whole_) {
@@ -377,11 +387,10 @@ class PartitionStream final : public DataStream {
         }
         if (decoder_) {
           decoded_.clear();
-          QUARRY_RETURN_IF_ERROR(decoder_->Decode(raw.view(), &decoded_));
+          QUARRY_RETURN_IF_ERROR(decoder_->Decode(raw, &decoded_));
           cur_ = decoded_;
         } else {
-          raw_ = std::move(raw);
-          cur_ = raw_.view();
+          cur_ = raw;
         }
         continue;
       }
@@ -394,14 +403,13 @@ class PartitionStream final : public DataStream {
       const uint64_t off = fetch_abs_;
       fetch_abs_ += raw.size();
       if (end_finder_) {
-        if (auto end = end_finder_->Feed(raw.view(), off)) {
+        if (auto end = end_finder_->Feed(raw, off)) {
           data_end_ = *end;
           end_finder_.reset();
         }
       }
-      if (data_end_ && off + raw.size() > *data_end_) raw.resize(*data_end_ - off);
-      raw_ = std::move(raw);
-      cur_ = raw_.view();
+      if (data_end_ && off + raw.size() > *data_end_) raw = raw.substr(0, *data_end_ - off);
+      cur_ = raw;
       if (cur_.empty()) return false;
     }
     return true;
@@ -413,10 +421,9 @@ class PartitionStream final : public DataStream {
   bool whole_ = false;
   std::optional<std::string> header_;
 
-  // Current chunk of data (a view into raw_ or decoded_); chunk_pos_ is its position in the
-  // partition's data.
+  // Current chunk of data (a view into the fetcher's head part or decoded_); chunk_pos_ is its
+  // position in the partition's data.
   std::string_view cur_;
-  ReadBuffer raw_;
   std::string decoded_;
   size_t cur_pos_ = 0;
   uint64_t chunk_pos_ = 0;

@@ -35,6 +35,9 @@ constexpr size_t kPooledMin = size_t{1} << 20;
 constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kPoolMaxIdleBytes = size_t{128} << 20;
 constexpr auto kPoolMaxIdleAge = std::chrono::seconds(10);
+// Bytes a consumer of a StreamingRead waits for at a time while the read is still arriving:
+// enough to keep wakeups rare, little enough that they are still in cache when it reads them.
+constexpr size_t kConsumeBatch = 512 * 1024;
 
 char* MapHugeAligned(size_t bytes) {
   const size_t span = bytes + kHugePage;
@@ -185,6 +188,112 @@ Status BufferSink::Write(const char* data, size_t size) {
   return Status::Ok();
 }
 
+struct StreamingRead::State {
+  State(std::string_view bucket, std::string_view key, uint64_t offset, uint64_t length,
+        const ReadOptions& options)
+      : bucket(bucket),
+        key(key),
+        offset(offset),
+        length(length),
+        options(options),
+        buf(static_cast<size_t>(length)) {}
+
+  const std::string bucket, key;
+  const uint64_t offset, length;
+  const ReadOptions options;
+  ReadBuffer buf;
+  std::atomic<bool> cancelled{false};
+  // Progress without a lock on the writer's path: bytes [0, filled) of buf are final. The
+  // consumer, about to sleep, sets wake_at (then checks filled); the writer, having advanced
+  // filled, checks wake_at and wakes it (both sequentially consistent, so one sees the other).
+  std::atomic<size_t> filled{0};
+  std::atomic<size_t> wake_at{SIZE_MAX};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;  // guarded by mu
+  Status status;      // guarded by mu; the read's outcome once done
+};
+
+namespace {
+
+// Appends a StreamingRead's body to its buffer and publishes the progress. A retry sends the
+// range again from its first byte: what the buffer already holds is skipped, not rewritten.
+class StreamingSink final : public ReadSink {
+ public:
+  explicit StreamingSink(StreamingRead::State* state) : state_(state) {}
+
+  Status Write(const char* data, size_t size) override {
+    if (state_->cancelled.load(std::memory_order_relaxed)) return Cancelled();
+    const size_t skip = std::min(skip_, size);
+    skip_ -= skip;
+    data += skip;
+    size -= skip;
+    if (size == 0) return Status::Ok();
+    if (size > state_->length - written_) {
+      return Internal("read returned more bytes than requested");
+    }
+    std::memcpy(state_->buf.data() + written_, data, size);
+    written_ += size;
+    state_->filled.store(written_);
+    if (written_ >= state_->wake_at.load()) {
+      std::lock_guard<std::mutex> lock(state_->mu);  // the consumer is waiting, or about to
+      state_->cv.notify_one();
+    }
+    return Status::Ok();
+  }
+
+  void Reset() override { skip_ = written_; }
+
+  static Status Cancelled() { return Internal("read cancelled"); }
+
+ private:
+  StreamingRead::State* state_;
+  size_t written_ = 0;  // this thread's copy of `filled`
+  size_t skip_ = 0;     // bytes of a retried read that the buffer already holds
+};
+
+}  // namespace
+
+StreamingRead::StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key,
+                             uint64_t offset, uint64_t length, const ReadOptions& options)
+    : state_(std::make_shared<State>(bucket, key, offset, length, options)) {
+  thread_ = std::thread([&store, state = state_] {
+    StreamingSink sink(state.get());
+    Status s = store
+                   .ReadRange(state->bucket, state->key, state->offset, state->length, &sink,
+                              state->options)
+                   .status();
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->status = std::move(s);
+    state->done = true;
+    state->cv.notify_one();
+  });
+}
+
+StreamingRead::~StreamingRead() {
+  state_->cancelled = true;  // a read still running is abandoned
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t StreamingRead::offset() const { return state_->offset; }
+uint64_t StreamingRead::length() const { return state_->length; }
+
+Result<std::string_view> StreamingRead::Next(size_t from, size_t batch) {
+  State& st = *state_;
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(from + std::max<size_t>(batch, 1), st.length));
+  size_t filled = st.filled.load();
+  std::unique_lock<std::mutex> lock(st.mu);
+  if (!st.done && filled < want) {
+    st.wake_at.store(want);
+    st.cv.wait(lock, [&] { return st.done || st.filled.load() >= want; });
+    st.wake_at.store(SIZE_MAX);
+  }
+  if (st.done && !st.status.ok()) return st.status;
+  filled = st.filled.load();
+  return std::string_view(st.buf.data() + from, filled - from);
+}
+
 Result<std::string> ReadToString(ObjectStore& store, std::string_view bucket, std::string_view key,
                                  uint64_t offset, uint64_t length, const ReadOptions& options) {
   std::string out;
@@ -228,45 +337,82 @@ Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::
                               uint64_t offset, uint64_t length, const ParallelReadOptions& options,
                               const std::function<Status(std::string_view part)>& consume) {
   const uint64_t part = std::max<uint64_t>(1, options.part_size);
-  const uint64_t parts = length == 0 ? 0 : (length + part - 1) / part;
-  const std::string b(bucket), k(key);
+  const size_t window = static_cast<size_t>(std::max(1, options.max_in_flight));
   // Part buffers come from the ReadBuffer pool, so their memory is reused from part to part.
-  std::deque<std::future<Result<ReadBuffer>>> in_flight;
-  uint64_t next = 0, consumed = 0;
-  auto launch = [&]() {
-    const uint64_t start = offset + next * part;
-    const uint64_t len = std::min(part, length - next * part);
-    ++next;
-    in_flight.push_back(std::async(std::launch::async, [&, start, len] {
-      return ReadToBuffer(store, b, k, start, len, options.read);
-    }));
-  };
-  Status failure;
-  while (consumed < parts) {
-    while (failure.ok() && next < parts &&
-           in_flight.size() < static_cast<size_t>(std::max(1, options.max_in_flight))) {
-      launch();
+  std::deque<std::unique_ptr<StreamingRead>> in_flight;
+  uint64_t next = 0;      // where the next read starts, relative to offset
+  uint64_t consumed = 0;  // bytes handed to consume
+  size_t from = 0;        // bytes of the first read in flight handed to consume
+  while (true) {
+    while (in_flight.size() < window && next < length) {
+      const uint64_t len = std::min(part, length - next);
+      in_flight.push_back(
+          std::make_unique<StreamingRead>(store, bucket, key, offset + next, len, options.read));
+      next += len;
     }
     if (in_flight.empty()) break;
-    auto buf = in_flight.front().get();
+    StreamingRead& head = *in_flight.front();
+    QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(from, kConsumeBatch));
+    if (!data.empty()) {
+      from += data.size();
+      consumed += data.size();
+      QUARRY_RETURN_IF_ERROR(consume(data));
+      continue;
+    }
+    // A short read means the object ended early (it shrank): stop rather than read holes.
+    const bool short_read = from < head.length();
     in_flight.pop_front();
-    if (!buf.ok()) {
-      failure = buf.status();
-      break;
-    }
-    const uint64_t expected = std::min(part, length - consumed * part);
-    ++consumed;
-    Status s = consume(buf->view());
-    if (!s.ok()) {
-      failure = s;
-      break;
-    }
-    // A short part means the object ended early (it shrank): stop rather than read holes.
-    if (buf->size() < expected) break;
+    from = 0;
+    if (short_read) break;
   }
-  for (auto& f : in_flight) (void)f.get();
-  if (!failure.ok()) return failure;
-  return std::min(length, consumed * part);
+  return consumed;
+}
+
+Result<uint64_t> ParallelReadAt(
+    ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
+    uint64_t length, const ParallelReadOptions& options,
+    const std::function<Status(uint64_t position, std::string_view data)>& consume) {
+  const uint64_t part = std::max<uint64_t>(1, options.part_size);
+  const uint64_t parts = length == 0 ? 0 : (length - 1) / part + 1;
+  std::atomic<bool> failed{false};  // reads still running stop at their next bytes
+  std::mutex mu;
+  uint64_t end = length;  // guarded by mu
+
+  class AtSink final : public ReadSink {
+   public:
+    AtSink(uint64_t start, const std::function<Status(uint64_t, std::string_view)>& consume,
+           const std::atomic<bool>& failed)
+        : start_(start), position_(start), consume_(consume), failed_(failed) {}
+    Status Write(const char* data, size_t size) override {
+      if (failed_.load(std::memory_order_relaxed)) return StreamingSink::Cancelled();
+      Status s = consume_(position_, std::string_view(data, size));
+      position_ += size;
+      return s;
+    }
+    void Reset() override { position_ = start_; }
+
+   private:
+    uint64_t start_, position_;
+    const std::function<Status(uint64_t, std::string_view)>& consume_;
+    const std::atomic<bool>& failed_;
+  };
+
+  QUARRY_RETURN_IF_ERROR(ParallelFor(parts, options.max_in_flight, [&](size_t i) -> Status {
+    const uint64_t start = i * part, len = std::min(part, length - i * part);
+    AtSink sink(start, consume, failed);
+    auto got = store.ReadRange(bucket, key, offset + start, len, &sink, options.read);
+    if (!got.ok()) {
+      // Only the first failure counts; reads it stopped report nothing of their own.
+      if (failed.exchange(true)) return Status::Ok();
+      return got.status();
+    }
+    if (*got < len) {
+      std::lock_guard<std::mutex> lock(mu);
+      end = std::min(end, start + *got);  // the object ended early
+    }
+    return Status::Ok();
+  }));
+  return end;
 }
 
 Status CopyObject(ObjectStore& src, std::string_view src_bucket, std::string_view src_key,
