@@ -41,51 +41,20 @@ class BufferSink final : public ReadSink {
   size_t size_ = 0;
 };
 
-// A byte buffer for ranged reads whose memory is recycled through a process-wide pool. Fresh
-// multi-MiB allocations cost a page fault per 4 KiB page on first touch, which measured as a
-// large share of a scan's CPU; pooled memory is already mapped (and large buffers are backed by
-// transparent huge pages where the kernel allows). The pool keeps at most 128 MiB of idle
-// buffers, and frees buffers idle for more than 10 s when it is next used.
-class ReadBuffer {
- public:
-  ReadBuffer() = default;
-  // Room for `capacity` bytes (contents undefined, size 0).
-  explicit ReadBuffer(size_t capacity);
-  ~ReadBuffer();  // gives the memory back to the pool
-  ReadBuffer(ReadBuffer&& other) noexcept;
-  ReadBuffer& operator=(ReadBuffer&& other) noexcept;
-  ReadBuffer(const ReadBuffer&) = delete;
-  ReadBuffer& operator=(const ReadBuffer&) = delete;
-
-  char* data() { return data_; }
-  const char* data() const { return data_; }
-  size_t size() const { return size_; }
-  size_t capacity() const { return capacity_; }
-  bool empty() const { return size_ == 0; }
-  // `n` <= capacity(); bytes past the old size are not initialised.
-  void resize(size_t n) { size_ = n < capacity_ ? n : capacity_; }
-  std::string_view view() const { return {data_, size_}; }
-
- private:
-  char* data_ = nullptr;
-  size_t size_ = 0;
-  size_t capacity_ = 0;
-};
-
-// Reads [offset, offset+length) into a ReadBuffer of `length` bytes (fewer where the object
-// ends first). `length` must be finite.
-Result<ReadBuffer> ReadToBuffer(ObjectStore& store, std::string_view bucket, std::string_view key,
-                                uint64_t offset, uint64_t length, const ReadOptions& options = {});
-
 // One ranged read running on a thread of its own, whose bytes can be consumed in order while the
-// rest is still arriving (into a ReadBuffer). A retried read does not disturb bytes already
-// received: the retry's copy of them is skipped (pin an ETag in `options` so they are the same).
+// rest is still arriving. A retried read does not disturb bytes already received: the retry's
+// copy of them is skipped (pin an ETag in `options` so they are the same).
+//
+// The buffer's memory comes from a process-wide pool (at most 128 MiB kept idle, and buffers idle
+// for more than 10 s are freed when the pool is next used): fresh multi-MiB allocations cost a
+// page fault per 4 KiB page on first touch, which measured as a large share of a scan's CPU.
+// Large buffers are backed by transparent huge pages where the kernel allows.
 class StreamingRead {
  public:
   // Starts reading [offset, offset+length) (`length` finite). `store` must outlive this object.
   StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
                 uint64_t length, const ReadOptions& options);
-  ~StreamingRead();  // waits for the read to end
+  ~StreamingRead();  // abandons the read if it still runs, and waits for its thread
   StreamingRead(const StreamingRead&) = delete;
   StreamingRead& operator=(const StreamingRead&) = delete;
 

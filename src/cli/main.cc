@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -133,12 +134,23 @@ Result<std::pair<uint64_t, uint64_t>> ParseRange(const std::string& text, uint64
 // Tuning of large reads, shared by cat and cp.
 struct TransferFlags {
   int parallel = 4;
-  uint64_t part_mib = 8;
+  uint64_t part_mib = 0;  // 0: the default, 8 MiB
   ParallelReadOptions Options(const std::string& etag) const {
     ParallelReadOptions o;
-    o.part_size = part_mib << 20;
+    o.part_size = (part_mib > 0 ? part_mib : 8) << 20;
     o.max_in_flight = parallel;
     o.read.if_match = etag;
+    return o;
+  }
+  // Reads that go straight to their place in a file hold no buffers, so by default they are
+  // larger: every request costs the server work, and bytes per request are free here. Still
+  // small enough that `parallel` of them share the range.
+  ParallelReadOptions PositionedOptions(const std::string& etag, uint64_t length) const {
+    ParallelReadOptions o = Options(etag);
+    if (part_mib == 0) {
+      const uint64_t share = length / static_cast<uint64_t>(std::max(1, parallel));
+      o.part_size = std::clamp<uint64_t>(share, 8ull << 20, 32ull << 20);
+    }
     return o;
   }
 };
@@ -185,11 +197,11 @@ Status CmdCat(const std::string& text, const std::string& range) {
     QUARRY_ASSIGN_OR_RETURN(auto r, ParseRange(range, info.size));
     std::tie(offset, length) = r;
   }
-  const auto options = g_transfer.Options(info.etag);
   if (auto out = PositionedStdout()) {
     // Every ranged read writes its bytes in place as they arrive, in any order: nothing waits
     // for its turn in a buffer, and nothing is copied on the way.
-    auto n = ParallelReadAt(*t.store, t.uri.bucket, t.uri.key, offset, length, options,
+    auto n = ParallelReadAt(*t.store, t.uri.bucket, t.uri.key, offset, length,
+                            g_transfer.PositionedOptions(info.etag, length),
                             [&](uint64_t position, std::string_view data) {
                               return PwriteStdout(out->base + position, data);
                             });
@@ -202,7 +214,8 @@ Status CmdCat(const std::string& text, const std::string& range) {
     (void)::lseek(STDOUT_FILENO, static_cast<off_t>(out->base + *n), SEEK_SET);
     return Status::Ok();
   }
-  return ParallelRead(*t.store, t.uri.bucket, t.uri.key, offset, length, options, WriteStdout)
+  return ParallelRead(*t.store, t.uri.bucket, t.uri.key, offset, length,
+                      g_transfer.Options(info.etag), WriteStdout)
       .status();
 }
 
@@ -441,7 +454,8 @@ int Run(int argc, char** argv) {
   cat->add_option("--range", range, "bytes A-B (inclusive), A- or -N");
   cat->add_option("--parallel", g_transfer.parallel, "ranged reads in flight for large objects")
       ->check(CLI::Range(1, 64));
-  cat->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")
+  cat->add_option("--part-size", g_transfer.part_mib,
+                  "MiB per ranged read (default 8; into a file 8-32, by size)")
       ->check(CLI::Range(1, 1024));
   PlanFlags plan_flags;
   int64_t part = -1;
@@ -480,7 +494,7 @@ int Run(int argc, char** argv) {
   cp->add_option("-j,--jobs", jobs, "objects copied at once")->check(CLI::Range(1, 256));
   cp->add_option("--parallel", g_transfer.parallel, "ranged reads in flight per large object")
       ->check(CLI::Range(1, 64));
-  cp->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read")
+  cp->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read (default 8)")
       ->check(CLI::Range(1, 1024));
   cp->callback([&] { status = CmdCp(uri, uri2, recursive, jobs); });
 

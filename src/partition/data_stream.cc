@@ -1,13 +1,11 @@
 #include "quarry/data_stream.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <deque>
-#include <future>
 #include <limits>
-#include <mutex>
+#include <memory>
 
 #include "partition/compression.h"
 #include "quarry/line_aligner.h"
@@ -41,7 +39,7 @@ class RangeFetcher {
         bulk_until_(std::min(bulk_until, limit)) {}
 
   // The next bytes in order, valid until the next call; empty at the limit (or where the object
-  // ended). Part buffers come from the ReadBuffer pool, so consumed parts' memory serves later
+  // ended). Part buffers come from the read buffer pool, so consumed parts' memory serves later
   // reads. Reads still in flight when the fetcher goes are abandoned.
   Result<std::string_view> Next() {
     while (true) {
@@ -77,7 +75,13 @@ class RangeFetcher {
  private:
   void Schedule() {
     while (in_flight_.size() < readahead_ && next_ < bulk_until_) {
-      Launch(std::min(part_size_, bulk_until_ - next_));
+      uint64_t len = std::min(part_size_, bulk_until_ - next_);
+      // A small rest (typically the bytes past the nominal stop) rides with this part rather
+      // than costing a request of its own.
+      if (bulk_until_ - next_ - len <= std::min(kFirstPastStopRead, part_size_ / 8)) {
+        len = bulk_until_ - next_;
+      }
+      Launch(len);
     }
   }
 

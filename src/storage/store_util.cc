@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -25,14 +24,16 @@
 namespace quarry {
 namespace {
 
-// Buffers from 1 MiB up are mapped in whole huge pages and pooled; smaller ones are plain heap
-// memory. Under sanitizers every buffer is heap memory, so overflows are still caught.
+// Buffers from 1 MiB up are mapped at huge page boundaries (so all but their last partial huge
+// page can be huge pages) and pooled; smaller ones are plain heap memory. Under sanitizers every
+// buffer is heap memory, so overflows are still caught.
 #ifdef QUARRY_PLAIN_READ_BUFFERS
 constexpr size_t kPooledMin = SIZE_MAX;
 #else
 constexpr size_t kPooledMin = size_t{1} << 20;
 #endif
 constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kPoolGranule = size_t{64} << 10;  // sizes round up to this
 constexpr size_t kPoolMaxIdleBytes = size_t{128} << 20;
 constexpr auto kPoolMaxIdleAge = std::chrono::seconds(10);
 // Bytes a consumer of a StreamingRead waits for at a time while the read is still arriving:
@@ -57,7 +58,7 @@ class BufferPool {
  public:
   // A buffer of at least *capacity bytes; sets *capacity to its real size.
   char* Take(size_t* capacity) {
-    const size_t want = (*capacity + kHugePage - 1) / kHugePage * kHugePage;
+    const size_t want = (*capacity + kPoolGranule - 1) / kPoolGranule * kPoolGranule;
     std::vector<Idle> expired;
     char* found = nullptr;
     {
@@ -132,7 +133,19 @@ BufferPool& Pool() {
   return *pool;
 }
 
-}  // namespace
+// A byte buffer whose memory is recycled through the pool (large sizes) or the heap.
+class ReadBuffer {
+ public:
+  explicit ReadBuffer(size_t capacity);  // room for `capacity` bytes, not initialised
+  ~ReadBuffer();
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  char* data() const { return data_; }
+
+ private:
+  char* data_ = nullptr;
+  size_t capacity_ = 0;
+};
 
 ReadBuffer::ReadBuffer(size_t capacity) : capacity_(capacity) {
   if (capacity == 0) return;
@@ -152,32 +165,7 @@ ReadBuffer::~ReadBuffer() {
   }
 }
 
-ReadBuffer::ReadBuffer(ReadBuffer&& other) noexcept
-    : data_(other.data_), size_(other.size_), capacity_(other.capacity_) {
-  other.data_ = nullptr;
-  other.size_ = other.capacity_ = 0;
-}
-
-ReadBuffer& ReadBuffer::operator=(ReadBuffer&& other) noexcept {
-  if (this != &other) {
-    ReadBuffer old(std::move(*this));
-    data_ = other.data_;
-    size_ = other.size_;
-    capacity_ = other.capacity_;
-    other.data_ = nullptr;
-    other.size_ = other.capacity_ = 0;
-  }
-  return *this;
-}
-
-Result<ReadBuffer> ReadToBuffer(ObjectStore& store, std::string_view bucket, std::string_view key,
-                                uint64_t offset, uint64_t length, const ReadOptions& options) {
-  ReadBuffer buf(static_cast<size_t>(length));
-  BufferSink sink(buf.data(), static_cast<size_t>(length));
-  QUARRY_RETURN_IF_ERROR(store.ReadRange(bucket, key, offset, length, &sink, options).status());
-  buf.resize(sink.size());
-  return buf;
-}
+}  // namespace
 
 Status BufferSink::Write(const char* data, size_t size) {
   if (size > capacity_ - size_) {
@@ -338,7 +326,7 @@ Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::
                               const std::function<Status(std::string_view part)>& consume) {
   const uint64_t part = std::max<uint64_t>(1, options.part_size);
   const size_t window = static_cast<size_t>(std::max(1, options.max_in_flight));
-  // Part buffers come from the ReadBuffer pool, so their memory is reused from part to part.
+  // Part buffers come from the read buffer pool, so their memory is reused from part to part.
   std::deque<std::unique_ptr<StreamingRead>> in_flight;
   uint64_t next = 0;      // where the next read starts, relative to offset
   uint64_t consumed = 0;  // bytes handed to consume
