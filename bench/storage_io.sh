@@ -47,10 +47,14 @@ rm -f "$work/large.bin"
 "$Q" presign --stdin <"$work/small.uris" >"$work/small.urls"
 large_url=$("$Q" presign "s3://$bucket/large.bin")
 
-# Large object: bytes to /dev/null.
+# Large object: bytes to /dev/null (quarry cat writes a file or /dev/null in place, parts in any
+# order), and through a pipe (bytes must leave in order).
 quarry_large() { "$Q" cat "s3://$bucket/large.bin" >/dev/null; }
 curl_large() { curl -sf -o /dev/null "$large_url"; }
 aws_large() { aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "s3://$bucket/large.bin" - >/dev/null; }
+quarry_pipe() { "$Q" cat "s3://$bucket/large.bin" | cat >/dev/null; }
+curl_pipe() { curl -sf "$large_url" | cat >/dev/null; }
+aws_pipe() { aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp "s3://$bucket/large.bin" - | cat >/dev/null; }
 
 # Small objects: every object downloaded to a local directory.
 quarry_small() { rm -rf "$work/q"; "$Q" cp -r "s3://$bucket/small/" "$work/q"; }
@@ -63,6 +67,7 @@ aws_small() { rm -rf "$work/a"; aws --endpoint-url "$AWS_ENDPOINT_URL" s3 cp --r
 
 echo "== large object ($large_mib MiB), best of $runs"
 tq=$(best_of "$runs" quarry_large); tc=$(best_of "$runs" curl_large); ta=$(best_of "$runs" aws_large)
+pq=$(best_of "$runs" quarry_pipe); pc=$(best_of "$runs" curl_pipe); pa=$(best_of "$runs" aws_pipe)
 echo "== small objects ($small_count x 64 KiB), best of $runs"
 sq=$(best_of "$runs" quarry_small); sc=$(best_of "$runs" curl_small); sa=$(best_of "$runs" aws_small)
 
@@ -76,6 +81,8 @@ printf '\n| workload | quarry | curl (presigned) | aws CLI | quarry/curl | quarr
 printf '|---|---|---|---|---|---|\n'
 printf '| %s MiB object, MB/s | %s | %s | %s | %s | %s |\n' "$large_mib" "$(mbps "$tq")" "$(mbps "$tc")" \
   "$(mbps "$ta")" "$(ratio "$tc" "$tq")" "$(ratio "$ta" "$tq")"
+printf '| %s MiB object through a pipe, MB/s | %s | %s | %s | %s | %s |\n' "$large_mib" "$(mbps "$pq")" \
+  "$(mbps "$pc")" "$(mbps "$pa")" "$(ratio "$pc" "$pq")" "$(ratio "$pa" "$pq")"
 printf '| %s x 64 KiB, objects/s | %s | %s | %s | %s | %s |\n' "$small_count" "$(ops "$sq")" "$(ops "$sc")" \
   "$(ops "$sa")" "$(ratio "$sc" "$sq")" "$(ratio "$sa" "$sq")"
 echo
