@@ -141,3 +141,13 @@ def test_pil_and_pandas_read_from_data_stream(bucket):
     csv_obj.data_stream.seek(0)  # pandas read it to the end
     rows = list(csv.reader(io.TextIOWrapper(csv_obj.data_stream, encoding="utf-8", newline="")))
     assert rows == [["x", "y"], ["1", "2"], ["3", "4"]]
+
+
+def test_failed_put_releases_the_buffer():
+    data = bytearray(b"payload")
+    with pytest.raises(quarry.InvalidArgument):
+        quarry.put("s3:/", data)
+    with pytest.raises(quarry.InvalidArgument):
+        quarry.put("s3://bucket/k", data, storage_options={"addressing_style": "sideways"})
+    data.extend(b" grows")  # raises BufferError if the failed call kept the buffer exported
+    assert data == b"payload grows"

@@ -53,6 +53,26 @@ const char* ErrorClassName(StatusCode code) {
   }
 }
 
+// A Python object's buffer, exported for the life of this object and released on every path
+// out (a leaked export would, e.g., keep a bytearray from ever being resized again).
+class BufferView {
+ public:
+  BufferView(nb::handle obj, int flags) {
+    if (PyObject_GetBuffer(obj.ptr(), &view_, flags | PyBUF_C_CONTIGUOUS) != 0) {
+      throw nb::python_error();
+    }
+  }
+  ~BufferView() { PyBuffer_Release(&view_); }
+  BufferView(const BufferView&) = delete;
+  BufferView& operator=(const BufferView&) = delete;
+
+  char* data() { return static_cast<char*>(view_.buf); }
+  size_t size() const { return static_cast<size_t>(view_.len); }
+
+ private:
+  Py_buffer view_;
+};
+
 struct Target {
   Uri uri;
   std::shared_ptr<ObjectStore> store;
@@ -106,15 +126,24 @@ PlanOptions MakePlanOptions(const nb::dict& d) {
   for (auto [k, v] : d) {
     std::string key = nb::cast<std::string>(k);
     if (v.is_none()) continue;
-    if (key == "chunk_size") o.chunk_size = nb::cast<uint64_t>(v);
-    else if (key == "chunk_number") o.chunk_number = nb::cast<uint64_t>(v);
-    else if (key == "newline") o.newline = nb::cast<std::string>(v);
-    else if (key == "header") o.header = nb::cast<bool>(v);
-    else if (key == "decompress") o.decompress = nb::cast<bool>(v);
-    else if (key == "part_size") o.part_size = nb::cast<uint64_t>(v);
-    else if (key == "readahead") o.readahead = nb::cast<int>(v);
-    else if (key == "storage_options") o.storage_options = nb::cast<StorageOptions>(v);
-    else Raise(InvalidArgument("unknown plan option '" + key + "'"));
+    if (key == "chunk_size")
+      o.chunk_size = nb::cast<uint64_t>(v);
+    else if (key == "chunk_number")
+      o.chunk_number = nb::cast<uint64_t>(v);
+    else if (key == "newline")
+      o.newline = nb::cast<std::string>(v);
+    else if (key == "header")
+      o.header = nb::cast<bool>(v);
+    else if (key == "decompress")
+      o.decompress = nb::cast<bool>(v);
+    else if (key == "part_size")
+      o.part_size = nb::cast<uint64_t>(v);
+    else if (key == "readahead")
+      o.readahead = nb::cast<int>(v);
+    else if (key == "storage_options")
+      o.storage_options = nb::cast<StorageOptions>(v);
+    else
+      Raise(InvalidArgument("unknown plan option '" + key + "'"));
   }
   return o;
 }
@@ -200,16 +229,12 @@ class PyStream {
 
   // Reads into any writable buffer (bytearray, memoryview, numpy array) without a copy.
   size_t ReadInto(nb::handle buffer) {
-    Py_buffer view;
-    if (PyObject_GetBuffer(buffer.ptr(), &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0) {
-      throw nb::python_error();
-    }
+    BufferView view(buffer, PyBUF_WRITABLE);
     Result<size_t> n = size_t{0};
     {
       nb::gil_scoped_release release;
-      n = stream_->Read(static_cast<char*>(view.buf), static_cast<size_t>(view.len));
+      n = stream_->Read(view.data(), view.size());
     }
-    PyBuffer_Release(&view);
     return Unwrap(std::move(n));
   }
 
@@ -220,11 +245,17 @@ class PyStream {
       nb::gil_scoped_release release;
       if (n < 0) {
         auto all = stream_->ReadAll();
-        if (all.ok()) out = std::move(*all); else failure = all.status();
+        if (all.ok())
+          out = std::move(*all);
+        else
+          failure = all.status();
       } else {
         out.resize(static_cast<size_t>(n));
         auto got = stream_->Read(out.data(), out.size());
-        if (got.ok()) out.resize(*got); else failure = got.status();
+        if (got.ok())
+          out.resize(*got);
+        else
+          failure = got.status();
       }
     }
     Check(failure);
@@ -387,15 +418,12 @@ NB_MODULE(_quarry, m) {
   m.def(
       "put",
       [](const std::string& uri, nb::handle data, const StorageOptions& options) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {
-          throw nb::python_error();
-        }
+        BufferView view(data, PyBUF_SIMPLE);
         Status s;
         {
           nb::gil_scoped_release release;
-          auto t = Open(uri, options);
-          std::string_view bytes(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+          auto t = Open(uri, options);  // may throw: the view is still released
+          std::string_view bytes(view.data(), view.size());
           auto writer = t.store->OpenWriter(t.uri.bucket, t.uri.key);
           if (!writer.ok()) {
             s = writer.status();
@@ -404,7 +432,6 @@ NB_MODULE(_quarry, m) {
             if (s.ok()) s = (*writer)->Close();
           }
         }
-        PyBuffer_Release(&view);
         Check(s);
       },
       "uri"_a, "data"_a, "options"_a);
