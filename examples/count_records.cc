@@ -4,6 +4,7 @@
 //   count_records s3://bucket/logs/ [chunk_size_bytes] [threads] [part_size_bytes] [readahead]
 //
 // Every record is counted exactly once, however the chunks cut the objects.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,16 +16,20 @@
 
 namespace {
 
-// Newline bytes in `data`, 64 at a time: a loop compilers turn into vector compares, several
-// times faster than a memchr call per record when records are short.
+// Newline bytes in `data`. Per-lane byte counters over up to 255 blocks of 64 bytes, summed
+// once per round: a loop compilers turn into vector compares and adds, several times faster
+// than a memchr call per record when records are short.
 uint64_t CountNewlines(std::string_view data) {
   const char* p = data.data();
   const char* end = p + data.size();
   uint64_t count = 0;
-  for (; end - p >= 64; p += 64) {
-    unsigned char block = 0;
-    for (int i = 0; i < 64; ++i) block += p[i] == '\n';
-    count += block;
+  while (end - p >= 64) {
+    const size_t blocks = std::min<size_t>(static_cast<size_t>(end - p) / 64, 255);
+    unsigned char lanes[64] = {};
+    for (size_t b = 0; b < blocks; ++b, p += 64) {
+      for (int i = 0; i < 64; ++i) lanes[i] += p[i] == '\n';
+    }
+    for (unsigned char lane : lanes) count += lane;
   }
   for (; p < end; ++p) count += *p == '\n';
   return count;

@@ -24,6 +24,15 @@ struct ObjectInfo {
   uint64_t size = 0;
   std::string etag;           // as the server reports it, quotes stripped; may be empty
   std::string last_modified;  // ISO-8601 UTC, e.g. "2026-11-27T05:03:00.000Z"; may be empty
+  // As stored with the object (Put with PutOptions). Filled by Head and by ReadSink::OnObject;
+  // listings may leave them empty; always empty for stores that keep no metadata (file).
+  std::string content_type;
+  std::string content_encoding;
+};
+
+struct PutOptions {
+  std::string content_type;      // e.g. "text/csv"; "" leaves the store's default
+  std::string content_encoding;  // e.g. "gzip"; "" for none
 };
 
 // One page of a listing.
@@ -61,6 +70,9 @@ class ReadSink {
   virtual ~ReadSink() = default;
   virtual Status Write(const char* data, size_t size) = 0;
   virtual void Reset() = 0;
+  // What the response says about the object (etag, content_type, content_encoding, and size
+  // where known), before the first Write of each attempt that carries bytes. Ignored by default.
+  virtual void OnObject(const ObjectInfo& info) { (void)info; }
 };
 
 // Writes data in order; for remote stores, parts above the store's multipart threshold are
@@ -107,12 +119,22 @@ class ObjectStore {
                                      uint64_t length, ReadSink* sink,
                                      const ReadOptions& options) = 0;
 
-  // Stores `data` under the key in one request, replacing any object there.
-  virtual Status Put(std::string_view bucket, std::string_view key, std::string_view data) = 0;
+  // Stores `data` under the key in one request, replacing any object there, with the metadata
+  // of `options` (stores that keep no metadata ignore it).
+  virtual Status Put(std::string_view bucket, std::string_view key, std::string_view data,
+                     const PutOptions& options) = 0;
+  Status Put(std::string_view bucket, std::string_view key, std::string_view data) {
+    return Put(bucket, key, data, PutOptions{});
+  }
 
-  // Opens a writer for large or streamed uploads.
+  // Opens a writer for large or streamed uploads; the object gets the metadata of `options`.
   virtual Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
-                                                           std::string_view key) = 0;
+                                                           std::string_view key,
+                                                           const PutOptions& options) = 0;
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
+                                                   std::string_view key) {
+    return OpenWriter(bucket, key, PutOptions{});
+  }
 
   // Deletes the keys (batched where the backend can). Missing keys are not an error.
   virtual Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) = 0;

@@ -34,9 +34,13 @@ struct PlanOptions {
   bool header = false;        // the object's first record goes to Partition::header (line mode)
   bool decompress = true;     // "auto": recognise and decompress gzip, zstd, bzip2
   StorageOptions storage_options;
-  // Stream tuning: bytes per ranged read and reads in flight (memory ~ part_size * readahead).
-  uint64_t part_size = 8ull << 20;
+  // Stream tuning: bytes per ranged read (one request), reads in flight, and bytes a read holds
+  // at a time (a longer read streams through a ring of that size). A stream's memory stays under
+  // readahead x min(part_size, read_window) whatever the part size. Long requests cost the
+  // server least: on Ceph RGW, 64 MiB parts took 25-30% less server CPU per GiB than 8 MiB.
+  uint64_t part_size = 64ull << 20;
   int readahead = 2;
+  uint64_t read_window = 8ull << 20;
 };
 
 // One unit of work: a nominal byte range of one object, and how to read it.

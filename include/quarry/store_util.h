@@ -45,6 +45,11 @@ class BufferSink final : public ReadSink {
 // rest is still arriving. A retried read does not disturb bytes already received: the retry's
 // copy of them is skipped (pin an ETag in `options` so they are the same).
 //
+// With `window` = 0 the whole range is buffered and views stay valid as long as the object. With
+// a window, the buffer is a ring of that many bytes: the reading thread waits while the ring is
+// full (the server is held back by TCP flow control), so one request can cover a range of any
+// length in bounded memory, and views are valid only until the next call to Next().
+//
 // The buffer's memory comes from a process-wide pool (at most 128 MiB kept idle, and buffers idle
 // for more than 10 s are freed when the pool is next used): fresh multi-MiB allocations cost a
 // page fault per 4 KiB page on first touch, which measured as a large share of a scan's CPU.
@@ -53,18 +58,21 @@ class StreamingRead {
  public:
   // Starts reading [offset, offset+length) (`length` finite). `store` must outlive this object.
   StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
-                uint64_t length, const ReadOptions& options);
+                uint64_t length, const ReadOptions& options, size_t window = 0);
   ~StreamingRead();  // abandons the read if it still runs, and waits for its thread
   StreamingRead(const StreamingRead&) = delete;
   StreamingRead& operator=(const StreamingRead&) = delete;
 
   uint64_t offset() const;
   uint64_t length() const;
+  // The response's Content-Encoding ("" when none, or before any byte arrived).
+  std::string content_encoding() const;
 
-  // The bytes received past the first `from` ones, once there are at least `batch` of them or
-  // the read has ended; valid as long as this object. Empty when the read ended at `from` (short
-  // of length() if the object ended first). The read's error if it failed.
-  Result<std::string_view> Next(size_t from, size_t batch);
+  // The bytes received past the first `from` ones (the caller is done with those: a ring may
+  // reuse their room), once there are at least `batch` of them (or as many as the ring can hold
+  // contiguously) or the read has ended. Empty when the read ended at `from` (short of length()
+  // if the object ended first). The read's error if it failed. `from` never decreases.
+  Result<std::string_view> Next(uint64_t from, size_t batch);
 
   struct State;
 

@@ -6,7 +6,10 @@ import os
 from . import _quarry
 from ._partition import DataStream, Partition
 
-ObjectInfo = collections.namedtuple("ObjectInfo", "uri bucket key size etag last_modified")
+ObjectInfo = collections.namedtuple(
+    "ObjectInfo", "uri bucket key size etag last_modified content_type content_encoding")
+ObjectInfo.__doc__ = """One object. content_type and content_encoding are filled by stat() (a
+listing does not carry them) and are empty for file:// objects."""
 
 _SCHEMES = ("s3", "cos", "gs", "az", "file", "mem")
 
@@ -40,7 +43,7 @@ def resolve_storage_options(inputs, storage_options=None):
 
 
 def ls(uri, recursive=True, storage_options=None):
-    """Iterator of ObjectInfo(uri, bucket, key, size, etag, last_modified) under `uri`; pages are
+    """Iterator of ObjectInfo(uri, bucket, key, size, etag, last_modified, ...) under `uri`; pages are
     fetched as the iteration goes. With recursive=False, "directories" are skipped."""
     uri = os.fspath(uri)
     lister = _quarry.Lister(uri, _options_for(_scheme_of(uri), storage_options), recursive)
@@ -63,13 +66,15 @@ def get(uri, start=0, stop=None, storage_options=None):
     return _quarry.get(uri, _options_for(_scheme_of(uri), storage_options), start, stop)
 
 
-def put(uri, data, storage_options=None):
+def put(uri, data, storage_options=None, content_type=None, content_encoding=None):
     """Stores bytes (any buffer) or the content of a binary file object under `uri`; large
-    data goes up as a multipart upload."""
+    data goes up as a multipart upload. content_type and content_encoding (e.g. "gzip") are
+    stored with the object where the store keeps metadata (not file://)."""
     uri = os.fspath(uri)
     if hasattr(data, "read"):
         data = data.read()
-    _quarry.put(uri, data, _options_for(_scheme_of(uri), storage_options))
+    _quarry.put(uri, data, _options_for(_scheme_of(uri), storage_options),
+                content_type or "", content_encoding or "")
 
 
 def delete(uri, recursive=False, storage_options=None):
@@ -114,7 +119,8 @@ class Plan:
     they come. Iterating again lists again."""
 
     def __init__(self, inputs, chunk_size=None, chunk_number=None, newline=None, header=False,
-                 decompress="auto", storage_options=None, part_size=None, readahead=None):
+                 decompress="auto", storage_options=None, part_size=None, readahead=None,
+                 read_window=None):
         if isinstance(inputs, (str, os.PathLike)):
             inputs = [inputs]
         self.inputs = [os.fspath(i) for i in inputs]
@@ -125,7 +131,7 @@ class Plan:
             "chunk_size": chunk_size, "chunk_number": chunk_number,
             "newline": newline.decode("latin-1") if newline else None,
             "header": bool(header), "decompress": decompress is not False,
-            "part_size": part_size, "readahead": readahead,
+            "part_size": part_size, "readahead": readahead, "read_window": read_window,
         }
         # Validate now (URIs, options), list later.
         _quarry.Plan(self.inputs, self._native_options({}))

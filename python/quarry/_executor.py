@@ -12,7 +12,7 @@ from ._api import Plan
 from .errors import TaskError
 
 _PLAN_KEYS = ("chunk_size", "chunk_number", "newline", "header", "decompress", "storage_options",
-              "part_size", "readahead")
+              "part_size", "readahead", "read_window")
 
 # A Ray task should run long enough to amortise its scheduling (~ms): batch partitions until a
 # task holds this many bytes or partitions.

@@ -5,7 +5,8 @@ import io
 from . import _quarry
 
 # Plan options a partition needs to open its data (storage options travel separately).
-_STREAM_OPTION_KEYS = ("newline", "header", "decompress", "part_size", "readahead")
+_STREAM_OPTION_KEYS = ("newline", "header", "decompress", "part_size", "readahead",
+                       "read_window")
 
 
 class DataStream(io.RawIOBase):

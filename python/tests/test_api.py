@@ -151,3 +151,22 @@ def test_failed_put_releases_the_buffer():
         quarry.put("s3://bucket/k", data, storage_options={"addressing_style": "sideways"})
     data.extend(b" grows")  # raises BufferError if the failed call kept the buffer exported
     assert data == b"payload grows"
+
+
+def test_content_encoding_is_stored_and_decoded(bucket):
+    import zlib
+
+    text = b"".join(b"row%d,%d\n" % (i, i * 3) for i in range(2000))
+    uri = f"s3://{bucket}/table"  # no suffix, and zlib has no magic Quarry knows
+    quarry.put(uri, zlib.compress(text), content_type="text/csv", content_encoding="deflate")
+    info = quarry.stat(uri)
+    assert (info.content_type, info.content_encoding) == ("text/csv", "deflate")
+    # Never split, decoded by the Content-Encoding; raw bytes when decompress=False.
+    parts = list(quarry.plan(uri, chunk_size=1000, newline="\n"))
+    assert len(parts) == 1
+    lines = quarry.map(lambda obj: obj.data_stream.read().count(b"\n"), uri, chunk_size=1000,
+                       newline="\n", executor="local")
+    assert lines == [2000]
+    raw = quarry.map(lambda obj: obj.data_stream.read(), uri, chunk_size=1000,
+                     decompress=False, executor="local")
+    assert b"".join(raw) == zlib.compress(text)

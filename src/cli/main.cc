@@ -100,9 +100,17 @@ Status CmdLs(const std::string& text, bool recursive, bool as_json) {
 Status CmdStat(const std::string& text, bool as_json) {
   QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
   QUARRY_ASSIGN_OR_RETURN(auto info, t.store->Head(t.uri.bucket, t.uri.key));
-  if (as_json) return WriteStdout(Dump(ObjectJson(t.uri, info)) + "\n");
-  return WriteStdout("uri: " + t.uri.ToString() + "\nsize: " + std::to_string(info.size) +
-                     "\netag: " + info.etag + "\nlast_modified: " + info.last_modified + "\n");
+  if (as_json) {
+    json j = ObjectJson(t.uri, info);
+    j["content_type"] = info.content_type;
+    j["content_encoding"] = info.content_encoding;
+    return WriteStdout(Dump(j) + "\n");
+  }
+  std::string out = "uri: " + t.uri.ToString() + "\nsize: " + std::to_string(info.size) +
+                    "\netag: " + info.etag + "\nlast_modified: " + info.last_modified + "\n";
+  if (!info.content_type.empty()) out += "content_type: " + info.content_type + "\n";
+  if (!info.content_encoding.empty()) out += "content_encoding: " + info.content_encoding + "\n";
+  return WriteStdout(out);
 }
 
 // "A-B" (inclusive, as in HTTP), "A-" (to the end) or "-N" (the last N bytes).

@@ -67,6 +67,10 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
     t->status_known = true;
     t->to_sink = t->sink != nullptr && code >= 200 && code < 300;
+    if (t->to_sink && t->sink->head) {
+      t->response->status = static_cast<int>(code);
+      t->sink->head(*t->response);
+    }
   }
   if (t->to_sink) {
     t->sink_status = t->sink->write(data, len);

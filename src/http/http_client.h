@@ -44,6 +44,9 @@ struct HttpResponse {
 struct BodySink {
   std::function<Status(const char* data, size_t size)> write;
   std::function<void()> reset;
+  // Optional: the response's status and headers (body still empty), once per attempt, before
+  // the first write.
+  std::function<void(const HttpResponse& head)> head;
 };
 
 // Exponential backoff with full jitter: attempt n (0-based) waits uniform(0, min(max, base*2^n)).

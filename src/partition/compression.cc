@@ -4,6 +4,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <cctype>
+
 namespace quarry {
 
 Compression CompressionFromMagic(std::string_view h) {
@@ -26,6 +28,27 @@ Compression CompressionFromSuffix(std::string_view key) {
   if (ends(".zst") || ends(".zstd")) return Compression::kZstd;
   if (ends(".bz2") || ends(".bzip2")) return Compression::kBzip2;
   return Compression::kNone;
+}
+
+Compression CompressionFromContentEncoding(std::string_view ce) {
+  // Codings are listed in the order applied; the last one is undone first.
+  if (auto comma = ce.rfind(','); comma != std::string_view::npos) ce.remove_prefix(comma + 1);
+  while (!ce.empty() && (ce.front() == ' ' || ce.front() == '\t')) ce.remove_prefix(1);
+  while (!ce.empty() && (ce.back() == ' ' || ce.back() == '\t')) ce.remove_suffix(1);
+  std::string lower(ce);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // The gzip decoder also takes zlib streams, which is what HTTP's "deflate" coding is.
+  if (lower == "gzip" || lower == "x-gzip" || lower == "deflate") return Compression::kGzip;
+  if (lower == "zstd") return Compression::kZstd;
+  if (lower == "bzip2" || lower == "x-bzip2") return Compression::kBzip2;
+  return Compression::kNone;
+}
+
+Compression DetectCompression(std::string_view head, std::string_view key,
+                              std::string_view content_encoding) {
+  if (Compression c = CompressionFromMagic(head); c != Compression::kNone) return c;
+  if (Compression c = CompressionFromSuffix(key); c != Compression::kNone) return c;
+  return CompressionFromContentEncoding(content_encoding);
 }
 
 namespace {

@@ -13,6 +13,13 @@ namespace quarry {
 Compression CompressionFromMagic(std::string_view head);
 // By key suffix: .gz .gzip, .zst .zstd, .bz2 .bzip2. kNone otherwise.
 Compression CompressionFromSuffix(std::string_view key);
+// By a Content-Encoding header: gzip/x-gzip and deflate (zlib; the gzip decoder reads both),
+// zstd, bzip2/x-bzip2 (case-insensitive; of a list, the last coding applied). kNone otherwise
+// (identity, aws-chunked, codings Quarry lacks).
+Compression CompressionFromContentEncoding(std::string_view content_encoding);
+// The object's compression: its magic bytes first, then the key's suffix, then Content-Encoding.
+Compression DetectCompression(std::string_view head, std::string_view key,
+                              std::string_view content_encoding);
 
 // Incremental decoder: feed compressed bytes, get decompressed bytes. Handles concatenated
 // members/frames/streams. Errors name `what` (the object's URI).

@@ -34,6 +34,7 @@ class RangeFetcher {
         read_{p.etag},
         part_size_(std::max<uint64_t>(1, p.options.part_size)),
         readahead_(static_cast<size_t>(std::max(1, p.options.readahead))),
+        window_(static_cast<size_t>(std::max<uint64_t>(1, p.options.read_window))),
         next_(from),
         limit_(limit),
         bulk_until_(std::min(bulk_until, limit)) {}
@@ -72,6 +73,11 @@ class RangeFetcher {
 
   uint64_t bytes() const { return bytes_; }
 
+  // The Content-Encoding of the response that the last bytes came from ("" if none).
+  std::string HeadContentEncoding() const {
+    return in_flight_.empty() ? std::string() : in_flight_.front()->content_encoding();
+  }
+
  private:
   void Schedule() {
     while (in_flight_.size() < readahead_ && next_ < bulk_until_) {
@@ -88,7 +94,7 @@ class RangeFetcher {
   // Starts reading [next_, next_ + len) in the background.
   void Launch(uint64_t len) {
     in_flight_.push_back(
-        std::make_unique<StreamingRead>(*store_, bucket_, key_, next_, len, read_));
+        std::make_unique<StreamingRead>(*store_, bucket_, key_, next_, len, read_, window_));
     next_ += len;
   }
 
@@ -97,10 +103,11 @@ class RangeFetcher {
   ReadOptions read_;
   uint64_t part_size_;
   size_t readahead_;
+  size_t window_;  // bytes each read holds at a time
   uint64_t next_, limit_, bulk_until_;
   uint64_t past_read_ = kFirstPastStopRead;
   uint64_t bytes_ = 0;
-  size_t consumed_ = 0;  // bytes of the head part handed out
+  uint64_t consumed_ = 0;  // bytes of the head part handed out
   std::deque<std::unique_ptr<StreamingRead>> in_flight_;
 };
 
@@ -203,10 +210,10 @@ class PartitionStream final : public DataStream {
     Reset();
     fetcher_ = std::make_unique<RangeFetcher>(store_, p_, 0, p_.size, p_.size);
     decoder_.reset();
-    compression_ = p_.options.decompress ? p_.compression : Compression::kNone;
+    compression_ = Compression::kNone;
     QUARRY_ASSIGN_OR_RETURN(auto first, fetcher_->Next());
-    if (p_.options.decompress && compression_ == Compression::kNone) {
-      compression_ = CompressionFromMagic(first);
+    if (p_.options.decompress && !first.empty()) {
+      compression_ = DetectCompression(first, p_.key, fetcher_->HeadContentEncoding());
     }
     if (compression_ != Compression::kNone) {
       QUARRY_ASSIGN_OR_RETURN(decoder_, MakeDecoder(compression_, p_.uri));

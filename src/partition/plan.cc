@@ -176,6 +176,24 @@ Result<bool> Plan::State::NextObject(ObjectInfo* info) {
   }
 }
 
+namespace {
+
+// Keeps the first bytes of a read and the Content-Encoding of its response.
+class HeadSink final : public ReadSink {
+ public:
+  Status Write(const char* data, size_t size) override {
+    bytes.append(data, size);
+    return Status::Ok();
+  }
+  void Reset() override { bytes.clear(); }
+  void OnObject(const ObjectInfo& info) override { content_encoding = info.content_encoding; }
+
+  std::string bytes;
+  std::string content_encoding;
+};
+
+}  // namespace
+
 Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
   pending.clear();
   pending_pos = 0;
@@ -192,12 +210,14 @@ Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
   base.compression = Compression::kNone;
   auto ranges = NominalRanges(info.size, options.chunk_size, options.chunk_number);
   if (options.decompress && ranges.size() > 1) {
-    // Would be split: a compressed object must not be, so look at its first bytes.
+    // Would be split: a compressed object must not be. Its suffix can tell without a request;
+    // otherwise its first bytes and Content-Encoding, from one small read.
     Compression c = CompressionFromSuffix(info.key);
     if (c == Compression::kNone) {
-      QUARRY_ASSIGN_OR_RETURN(
-          auto head, ReadToString(*store, input.bucket, info.key, 0, 6, ReadOptions{info.etag}));
-      c = CompressionFromMagic(head);
+      HeadSink head;
+      QUARRY_RETURN_IF_ERROR(
+          store->ReadRange(input.bucket, info.key, 0, 6, &head, ReadOptions{info.etag}).status());
+      c = DetectCompression(head.bytes, info.key, head.content_encoding);
     }
     if (c != Compression::kNone) {
       base.compression = c;
@@ -232,6 +252,7 @@ Result<Plan> Plan::Build(const std::vector<std::string>& inputs, PlanOptions opt
     return InvalidArgument("header=True needs line mode: give newline (e.g. \"\\n\") too");
   }
   if (options.part_size == 0) return InvalidArgument("part_size must be positive");
+  if (options.read_window == 0) return InvalidArgument("read_window must be positive");
   auto state = std::make_unique<State>();
   for (const auto& text : inputs) {
     QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(text));

@@ -84,11 +84,13 @@ Target Open(const std::string& text, const StorageOptions& options) {
   return {std::move(uri), std::move(store)};
 }
 
+// uri, bucket, key, size, etag, last_modified, content_type, content_encoding
 using InfoTuple = std::tuple<std::string, std::string, std::string, uint64_t, std::string,
-                             std::string>;  // uri, bucket, key, size, etag, last_modified
+                             std::string, std::string, std::string>;
 
 InfoTuple ToTuple(const Uri& base, const ObjectInfo& o) {
-  return {base.WithKey(o.key).ToString(), base.bucket, o.key, o.size, o.etag, o.last_modified};
+  return {base.WithKey(o.key).ToString(), base.bucket, o.key,         o.size, o.etag,
+          o.last_modified,                o.content_type, o.content_encoding};
 }
 
 // Pages of a listing, fetched with the GIL released.
@@ -140,6 +142,8 @@ PlanOptions MakePlanOptions(const nb::dict& d) {
       o.part_size = nb::cast<uint64_t>(v);
     else if (key == "readahead")
       o.readahead = nb::cast<int>(v);
+    else if (key == "read_window")
+      o.read_window = nb::cast<uint64_t>(v);
     else if (key == "storage_options")
       o.storage_options = nb::cast<StorageOptions>(v);
     else
@@ -417,14 +421,16 @@ NB_MODULE(_quarry, m) {
 
   m.def(
       "put",
-      [](const std::string& uri, nb::handle data, const StorageOptions& options) {
+      [](const std::string& uri, nb::handle data, const StorageOptions& options,
+         const std::string& content_type, const std::string& content_encoding) {
         BufferView view(data, PyBUF_SIMPLE);
         Status s;
         {
           nb::gil_scoped_release release;
           auto t = Open(uri, options);  // may throw: the view is still released
           std::string_view bytes(view.data(), view.size());
-          auto writer = t.store->OpenWriter(t.uri.bucket, t.uri.key);
+          auto writer = t.store->OpenWriter(t.uri.bucket, t.uri.key,
+                                            PutOptions{content_type, content_encoding});
           if (!writer.ok()) {
             s = writer.status();
           } else {
@@ -434,7 +440,7 @@ NB_MODULE(_quarry, m) {
         }
         Check(s);
       },
-      "uri"_a, "data"_a, "options"_a);
+      "uri"_a, "data"_a, "options"_a, "content_type"_a = "", "content_encoding"_a = "");
 
   m.def(
       "delete",

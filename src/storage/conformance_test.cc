@@ -64,6 +64,45 @@ TEST_P(ConformanceTest, PutGetHead) {
   EXPECT_NE(store().Head(bucket(), K("dir/obj.bin"))->etag, info->etag);
 }
 
+// Content-Type and Content-Encoding stored by Put come back from Head and with every read
+// (stores that keep no metadata, file, return them empty).
+TEST_P(ConformanceTest, PutMetadataComesBackFromHeadAndReads) {
+  ASSERT_TRUE(store()
+                  .Put(bucket(), K("meta"), "compressed?",
+                       PutOptions{.content_type = "text/csv", .content_encoding = "gzip"})
+                  .ok());
+  auto info = store().Head(bucket(), K("meta"));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  class InfoSink final : public ReadSink {
+   public:
+    Status Write(const char* d, size_t n) override {
+      bytes.append(d, n);
+      return Status::Ok();
+    }
+    void Reset() override { bytes.clear(); }
+    void OnObject(const ObjectInfo& i) override {
+      ++calls;
+      seen = i;
+    }
+    std::string bytes;
+    ObjectInfo seen;
+    int calls = 0;
+  } sink;
+  ASSERT_TRUE(store().ReadRange(bucket(), K("meta"), 2, 4, &sink, {}).ok());
+  EXPECT_EQ(sink.bytes, "mpre");
+  if (GetParam() == "file") {
+    EXPECT_EQ(info->content_encoding, "");
+    return;
+  }
+  EXPECT_EQ(info->content_type, "text/csv");
+  EXPECT_EQ(info->content_encoding, "gzip");
+  ASSERT_EQ(sink.calls, 1);
+  EXPECT_EQ(sink.seen.content_type, "text/csv");
+  EXPECT_EQ(sink.seen.content_encoding, "gzip");
+  EXPECT_EQ(sink.seen.size, 11u);
+  EXPECT_EQ(sink.seen.etag, info->etag);
+}
+
 TEST_P(ConformanceTest, EmptyObject) {
   ASSERT_TRUE(store().Put(bucket(), K("empty"), "").ok());
   EXPECT_EQ(store().Head(bucket(), K("empty"))->size, 0u);

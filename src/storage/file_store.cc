@@ -226,14 +226,18 @@ class FileStore final : public ObjectStore {
     return done;
   }
 
-  Status Put(std::string_view bucket, std::string_view key, std::string_view data) override {
+  using ObjectStore::Put;
+  // Files keep no metadata: `options` is ignored.
+  Status Put(std::string_view bucket, std::string_view key, std::string_view data,
+             const PutOptions& /*options*/) override {
     QUARRY_ASSIGN_OR_RETURN(auto writer, OpenWriter(bucket, key));
     QUARRY_RETURN_IF_ERROR(writer->Write(data));
     return writer->Close();
   }
 
-  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
-                                                   std::string_view key) override {
+  using ObjectStore::OpenWriter;
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& /*options*/) override {
     QUARRY_RETURN_IF_ERROR(CheckNoBucket(bucket));
     if (key.empty() || key.back() == '/') {
       return InvalidArgument("cannot write file:///" + std::string(key) + ": it names a directory");

@@ -16,6 +16,7 @@ struct MemObject {
   std::shared_ptr<const std::string> data;
   std::string etag;
   std::string last_modified;
+  PutOptions meta;
 };
 
 std::string NowIso() {
@@ -47,6 +48,7 @@ class MemStore final : public ObjectStore {
   Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
                              uint64_t length, ReadSink* sink, const ReadOptions& options) override {
     std::shared_ptr<const std::string> data;
+    ObjectInfo info;
     {
       std::shared_lock lock(mu_);
       QUARRY_ASSIGN_OR_RETURN(auto* objects, FindBucket(bucket));
@@ -59,16 +61,20 @@ class MemStore final : public ObjectStore {
                           "matches): rerun the job on the new version");
       }
       data = it->second.data;
+      info = Info(it->first, it->second);
     }
     if (offset >= data->size()) return uint64_t{0};
     uint64_t n = std::min<uint64_t>(length, data->size() - offset);
+    sink->OnObject(info);
     QUARRY_RETURN_IF_ERROR(sink->Write(data->data() + offset, n));
     return n;
   }
 
-  Status Put(std::string_view bucket, std::string_view key, std::string_view data) override {
+  using ObjectStore::Put;
+  Status Put(std::string_view bucket, std::string_view key, std::string_view data,
+             const PutOptions& options) override {
     MemObject obj{std::make_shared<const std::string>(data), auth::Sha256Hex(data).substr(0, 32),
-                  NowIso()};
+                  NowIso(), options};
     std::unique_lock lock(mu_);
     auto b = buckets_.find(std::string(bucket));
     if (b == buckets_.end()) return MissingBucket(bucket);
@@ -76,27 +82,33 @@ class MemStore final : public ObjectStore {
     return Status::Ok();
   }
 
-  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
-                                                   std::string_view key) override {
+  using ObjectStore::OpenWriter;
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& options) override {
     class Writer final : public ObjectWriter {
      public:
-      Writer(MemStore* store, std::string bucket, std::string key)
-          : store_(store), bucket_(std::move(bucket)), key_(std::move(key)) {}
+      Writer(MemStore* store, std::string bucket, std::string key, PutOptions options)
+          : store_(store),
+            bucket_(std::move(bucket)),
+            key_(std::move(key)),
+            options_(std::move(options)) {}
       Status Write(std::string_view data) override {
         buffer_.append(data);
         return Status::Ok();
       }
-      Status Close() override { return store_->Put(bucket_, key_, buffer_); }
+      Status Close() override { return store_->Put(bucket_, key_, buffer_, options_); }
 
      private:
       MemStore* store_;
       std::string bucket_, key_, buffer_;
+      PutOptions options_;
     };
     {
       std::shared_lock lock(mu_);
       QUARRY_RETURN_IF_ERROR(FindBucket(bucket).status());
     }
-    return std::unique_ptr<ObjectWriter>(new Writer(this, std::string(bucket), std::string(key)));
+    return std::unique_ptr<ObjectWriter>(
+        new Writer(this, std::string(bucket), std::string(key), options));
   }
 
   Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) override {
@@ -147,7 +159,8 @@ class MemStore final : public ObjectStore {
   using Objects = std::map<std::string, MemObject>;
 
   static ObjectInfo Info(const std::string& key, const MemObject& obj) {
-    return ObjectInfo{key, obj.data->size(), obj.etag, obj.last_modified};
+    return ObjectInfo{key,           obj.data->size(),      obj.etag,
+                      obj.last_modified, obj.meta.content_type, obj.meta.content_encoding};
   }
   static Status MissingBucket(std::string_view bucket) {
     return NotFound("bucket '" + std::string(bucket) +

@@ -87,6 +87,33 @@ std::string StripQuotes(std::string_view etag) {
   return std::string(etag);
 }
 
+// The headers that store PutOptions with an object (on PUT, or on starting a multipart upload).
+http::HeaderList MetadataHeaders(const PutOptions& options) {
+  http::HeaderList headers;
+  if (!options.content_type.empty()) headers.emplace_back("content-type", options.content_type);
+  if (!options.content_encoding.empty()) {
+    headers.emplace_back("content-encoding", options.content_encoding);
+  }
+  return headers;
+}
+
+// What a GET's response headers say about the object; the size from Content-Range's total.
+ObjectInfo ReadInfo(std::string_view key, const HttpResponse& head) {
+  ObjectInfo info;
+  info.key = std::string(key);
+  info.etag = StripQuotes(head.Header("etag"));
+  info.content_type = std::string(head.Header("content-type"));
+  info.content_encoding = std::string(head.Header("content-encoding"));
+  std::string_view range = head.Header("content-range");  // "bytes 0-99/12345"
+  if (auto slash = range.rfind('/'); slash != std::string_view::npos) {
+    std::from_chars(range.data() + slash + 1, range.data() + range.size(), info.size);
+  } else {
+    auto len = head.Header("content-length");
+    std::from_chars(len.data(), len.data() + len.size(), info.size);
+  }
+  return info;
+}
+
 // "Wed, 21 Oct 2015 07:28:00 GMT" → "2015-10-21T07:28:00.000Z"; unchanged if unparsable.
 std::string HttpDateToIso(std::string_view http_date) {
   std::tm tm{};
@@ -199,6 +226,8 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     std::from_chars(len.data(), len.data() + len.size(), info.size);
     info.etag = StripQuotes(resp.Header("etag"));
     info.last_modified = HttpDateToIso(resp.Header("last-modified"));
+    info.content_type = std::string(resp.Header("content-type"));
+    info.content_encoding = std::string(resp.Header("content-encoding"));
     return info;
   }
 
@@ -219,22 +248,27 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
                         [&] {
                           written = 0;
                           sink->Reset();
-                        }};
+                        },
+                        [&](const HttpResponse& head) { sink->OnObject(ReadInfo(key, head)); }};
     QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", bucket, key, {}, headers, {}, &body));
     if (resp.status == 416) return uint64_t{0};  // offset at or past the end
     if (resp.status != 200 && resp.status != 206) return ErrorFor("read", bucket, key, resp);
     return written;
   }
 
-  Status Put(std::string_view bucket, std::string_view key, std::string_view data) override {
+  using ObjectStore::Put;
+  Status Put(std::string_view bucket, std::string_view key, std::string_view data,
+             const PutOptions& options) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
-    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("PUT", bucket, key, {}, {}, data, nullptr));
+    QUARRY_ASSIGN_OR_RETURN(
+        auto resp, Call("PUT", bucket, key, {}, MetadataHeaders(options), data, nullptr));
     if (resp.status != 200) return ErrorFor("write", bucket, key, resp);
     return Status::Ok();
   }
 
-  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
-                                                   std::string_view key) override;
+  using ObjectStore::OpenWriter;
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& options) override;
 
   Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
@@ -518,8 +552,12 @@ Result<bool> S3Lister::Next(ListPage* page) {
 // Multipart upload: buffers one part, uploads up to kPartsInFlight parts concurrently.
 class S3Writer final : public ObjectWriter {
  public:
-  S3Writer(std::shared_ptr<S3Store> store, std::string bucket, std::string key)
-      : store_(std::move(store)), bucket_(std::move(bucket)), key_(std::move(key)) {}
+  S3Writer(std::shared_ptr<S3Store> store, std::string bucket, std::string key,
+           PutOptions options)
+      : store_(std::move(store)),
+        bucket_(std::move(bucket)),
+        key_(std::move(key)),
+        options_(std::move(options)) {}
 
   ~S3Writer() override {
     if (!closed_) Abort();
@@ -539,7 +577,7 @@ class S3Writer final : public ObjectWriter {
     closed_ = true;
     if (upload_id_.empty()) {
       // Small object: one PUT.
-      return store_->Put(bucket_, key_, buffer_);
+      return store_->Put(bucket_, key_, buffer_, options_);
     }
     if (!buffer_.empty()) {
       closed_ = false;
@@ -593,7 +631,8 @@ class S3Writer final : public ObjectWriter {
   Status FlushPart() {
     if (upload_id_.empty()) {
       QUARRY_ASSIGN_OR_RETURN(
-          auto resp, store_->Call("POST", bucket_, key_, {{"uploads", ""}}, {}, {}, nullptr));
+          auto resp, store_->Call("POST", bucket_, key_, {{"uploads", ""}}, MetadataHeaders(options_),
+                                  {}, nullptr));
       if (resp.status != 200) return store_->ErrorFor("start upload", bucket_, key_, resp);
       pugi::xml_document doc;
       doc.load_buffer(resp.body.data(), resp.body.size());
@@ -638,13 +677,15 @@ class S3Writer final : public ObjectWriter {
   std::vector<std::future<Status>> in_flight_;
   std::mutex mu_;
   bool closed_ = false;
+  PutOptions options_;
 };
 
 Result<std::unique_ptr<ObjectWriter>> S3Store::OpenWriter(std::string_view bucket,
-                                                          std::string_view key) {
+                                                          std::string_view key,
+                                                          const PutOptions& options) {
   QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
   return std::unique_ptr<ObjectWriter>(
-      new S3Writer(shared_from_this(), std::string(bucket), std::string(key)));
+      new S3Writer(shared_from_this(), std::string(bucket), std::string(key), options));
 }
 
 }  // namespace

@@ -178,73 +178,103 @@ Status BufferSink::Write(const char* data, size_t size) {
 
 struct StreamingRead::State {
   State(std::string_view bucket, std::string_view key, uint64_t offset, uint64_t length,
-        const ReadOptions& options)
+        const ReadOptions& options, size_t window)
       : bucket(bucket),
         key(key),
         offset(offset),
         length(length),
         options(options),
-        buf(static_cast<size_t>(length)) {}
+        capacity(std::max<uint64_t>(
+            1, window == 0 ? length : std::min<uint64_t>(length, window))),
+        buf(static_cast<size_t>(capacity)) {}
 
   const std::string bucket, key;
   const uint64_t offset, length;
   const ReadOptions options;
+  const uint64_t capacity;  // of the ring; byte i of the range lives at buf[i % capacity]
   ReadBuffer buf;
   std::atomic<bool> cancelled{false};
-  // Progress without a lock on the writer's path: bytes [0, filled) of buf are final. The
-  // consumer, about to sleep, sets wake_at (then checks filled); the writer, having advanced
+  // Progress without a lock on the writer's path: bytes [0, filled) of the range have arrived.
+  // The consumer, about to sleep, sets wake_at (then checks filled); the writer, having advanced
   // filled, checks wake_at and wakes it (both sequentially consistent, so one sees the other).
-  std::atomic<size_t> filled{0};
-  std::atomic<size_t> wake_at{SIZE_MAX};
+  std::atomic<uint64_t> filled{0};
+  std::atomic<uint64_t> wake_at{UINT64_MAX};
+  // Bytes the consumer is done with; the writer may reuse their room. Written under mu.
+  std::atomic<uint64_t> released{0};
   std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;  // guarded by mu
-  Status status;      // guarded by mu; the read's outcome once done
+  std::condition_variable cv;        // the consumer waits here for data
+  std::condition_variable cv_space;  // the writer waits here for room in the ring
+  bool writer_waiting = false;       // guarded by mu
+  bool done = false;                 // guarded by mu
+  Status status;                     // guarded by mu; the read's outcome once done
+  std::string content_encoding;      // guarded by mu; as the response said
 };
 
 namespace {
 
-// Appends a StreamingRead's body to its buffer and publishes the progress. A retry sends the
-// range again from its first byte: what the buffer already holds is skipped, not rewritten.
+// Copies a StreamingRead's body into its ring and publishes the progress, waiting for room when
+// the ring is full. A retry sends the range again from its first byte: what already arrived is
+// skipped, not rewritten.
 class StreamingSink final : public ReadSink {
  public:
   explicit StreamingSink(StreamingRead::State* state) : state_(state) {}
 
   Status Write(const char* data, size_t size) override {
-    if (state_->cancelled.load(std::memory_order_relaxed)) return Cancelled();
-    const size_t skip = std::min(skip_, size);
+    StreamingRead::State& st = *state_;
+    if (st.cancelled.load(std::memory_order_relaxed)) return Cancelled();
+    const size_t skip = static_cast<size_t>(std::min<uint64_t>(skip_, size));
     skip_ -= skip;
     data += skip;
     size -= skip;
-    if (size == 0) return Status::Ok();
-    if (size > state_->length - written_) {
-      return Internal("read returned more bytes than requested");
-    }
-    std::memcpy(state_->buf.data() + written_, data, size);
-    written_ += size;
-    state_->filled.store(written_);
-    if (written_ >= state_->wake_at.load()) {
-      std::lock_guard<std::mutex> lock(state_->mu);  // the consumer is waiting, or about to
-      state_->cv.notify_one();
+    if (size > st.length - written_) return Internal("read returned more bytes than requested");
+    while (size > 0) {
+      const uint64_t room = st.capacity - (written_ - st.released.load());
+      if (room == 0) {
+        std::unique_lock<std::mutex> lock(st.mu);
+        st.writer_waiting = true;
+        st.cv_space.wait(lock, [&] {
+          return st.cancelled.load() || st.released.load() + st.capacity > written_;
+        });
+        st.writer_waiting = false;
+        if (st.cancelled.load()) return Cancelled();
+        continue;
+      }
+      const uint64_t at = written_ % st.capacity;
+      const size_t n = static_cast<size_t>(std::min<uint64_t>({size, room, st.capacity - at}));
+      std::memcpy(st.buf.data() + at, data, n);
+      data += n;
+      size -= n;
+      written_ += n;
+      st.filled.store(written_);
+      if (written_ >= st.wake_at.load()) {
+        std::lock_guard<std::mutex> lock(st.mu);  // the consumer is waiting, or about to
+        st.cv.notify_one();
+      }
     }
     return Status::Ok();
   }
 
   void Reset() override { skip_ = written_; }
 
+  void OnObject(const ObjectInfo& info) override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->content_encoding = info.content_encoding;
+  }
+
   static Status Cancelled() { return Internal("read cancelled"); }
 
  private:
   StreamingRead::State* state_;
-  size_t written_ = 0;  // this thread's copy of `filled`
-  size_t skip_ = 0;     // bytes of a retried read that the buffer already holds
+  uint64_t written_ = 0;  // this thread's copy of `filled`
+  uint64_t skip_ = 0;     // bytes of a retried read that already arrived
 };
 
 }  // namespace
 
 StreamingRead::StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key,
-                             uint64_t offset, uint64_t length, const ReadOptions& options)
-    : state_(std::make_shared<State>(bucket, key, offset, length, options)) {
+                             uint64_t offset, uint64_t length, const ReadOptions& options,
+                             size_t window)
+    : state_(std::make_shared<State>(bucket, key, offset, length, options, window)) {
   thread_ = std::thread([&store, state = state_] {
     StreamingSink sink(state.get());
     Status s = store
@@ -260,26 +290,41 @@ StreamingRead::StreamingRead(ObjectStore& store, std::string_view bucket, std::s
 
 StreamingRead::~StreamingRead() {
   state_->cancelled = true;  // a read still running is abandoned
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->cv_space.notify_all();
+  }
   if (thread_.joinable()) thread_.join();
 }
 
 uint64_t StreamingRead::offset() const { return state_->offset; }
 uint64_t StreamingRead::length() const { return state_->length; }
 
-Result<std::string_view> StreamingRead::Next(size_t from, size_t batch) {
+std::string StreamingRead::content_encoding() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->content_encoding;
+}
+
+Result<std::string_view> StreamingRead::Next(uint64_t from, size_t batch) {
   State& st = *state_;
-  const size_t want =
-      static_cast<size_t>(std::min<uint64_t>(from + std::max<size_t>(batch, 1), st.length));
-  size_t filled = st.filled.load();
+  const uint64_t want = std::min<uint64_t>(
+      {from + std::max<size_t>(batch, 1), st.length, from + st.capacity});
   std::unique_lock<std::mutex> lock(st.mu);
-  if (!st.done && filled < want) {
+  if (from > st.released.load()) {
+    st.released.store(from);
+    if (st.writer_waiting) st.cv_space.notify_one();
+  }
+  if (!st.done && st.filled.load() < want) {
     st.wake_at.store(want);
     st.cv.wait(lock, [&] { return st.done || st.filled.load() >= want; });
-    st.wake_at.store(SIZE_MAX);
+    st.wake_at.store(UINT64_MAX);
   }
   if (st.done && !st.status.ok()) return st.status;
-  filled = st.filled.load();
-  return std::string_view(st.buf.data() + from, filled - from);
+  const uint64_t filled = st.filled.load();
+  if (filled <= from) return std::string_view();
+  const uint64_t at = from % st.capacity;
+  const uint64_t n = std::min(filled - from, st.capacity - at);
+  return std::string_view(st.buf.data() + at, static_cast<size_t>(n));
 }
 
 Result<std::string> ReadToString(ObjectStore& store, std::string_view bucket, std::string_view key,
