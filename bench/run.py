@@ -76,16 +76,17 @@ def small_objects(sizes):
 
 # --- (b) CSV scan ------------------------------------------------------------------------------
 CSV_QUARRY = """
-import json, sys, time, quarry, ray
+import json, sys, time, numpy as np, quarry, ray
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-def count(obj):
+def count(obj):  # as examples/count_csv_ray.py counts
     n, last, buf = 0, b"\\n", bytearray(1 << 20)
+    view = np.frombuffer(buf, np.uint8)
     s = obj.data_stream
     while True:
         got = s.readinto(buf)
         if not got:
             break
-        n += buf.count(b"\\n", 0, got)
+        n += int(np.count_nonzero(view[:got] == 10))
         last = buf[got - 1:got]
     return n + (last != b"\\n")
 quarry.map(count, sys.argv[1], chunk_size=64 << 20, newline=b"\\n", partitions_per_task=1)
@@ -175,13 +176,15 @@ print(json.dumps({"secs": time.perf_counter() - t, "n": n}))
 def listing(sizes):
     import quarry
     n = sizes["keys"]
-    bucket, prefix = "quarry-bench-list", f"k{n}/"
+    # A data set laid out in "directories" of 1,000 keys, as partitioned data sets are.
+    bucket, prefix = "quarry-bench-list", f"p{n}/"
     quarry.create_bucket(f"s3://{bucket}")
     if sum(1 for _ in quarry.ls(f"s3://{bucket}/{prefix}")) != n:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(32) as pool:
-            list(pool.map(lambda i: quarry.put(f"s3://{bucket}/{prefix}{i:07d}", b""), range(n)))
-    label = f"listing {n} keys (keys/s)"
+            list(pool.map(lambda i: quarry.put(
+                f"s3://{bucket}/{prefix}part-{i // 1000:03d}/{i:07d}", b""), range(n)))
+    label = f"listing {n} keys in {n // 1000} sub-prefixes (keys/s)"
     rows = []
     for tool, name in (("quarry", "Quarry quarry.ls"), ("boto3", "boto3 paginator"),
                        ("obstore", "obstore list")):

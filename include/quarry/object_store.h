@@ -131,8 +131,7 @@ class ObjectStore {
   virtual Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
                                                            std::string_view key,
                                                            const PutOptions& options) = 0;
-  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
-                                                   std::string_view key) {
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key) {
     return OpenWriter(bucket, key, PutOptions{});
   }
 

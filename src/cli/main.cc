@@ -65,7 +65,9 @@ Status CmdLs(const std::string& text, bool recursive, bool as_json) {
   QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
   ListOptions options;
   if (!recursive) options.delimiter = "/";
-  QUARRY_ASSIGN_OR_RETURN(auto lister, t.store->List(t.uri.bucket, t.uri.key, options));
+  // A recursive listing fans out over sub-prefixes (same keys, same order).
+  QUARRY_ASSIGN_OR_RETURN(auto lister, recursive ? ListFanOut(*t.store, t.uri.bucket, t.uri.key)
+                                                 : t.store->List(t.uri.bucket, t.uri.key, options));
   ListPage page;
   std::string out;
   while (true) {

@@ -347,10 +347,11 @@ TEST_P(PartitionContractTest, CompressionFromMagicThenSuffixThenContentEncoding)
   std::string text;
   for (int i = 0; i < 3000; ++i) text += "line" + std::to_string(i) + "\n";
   auto read_whole = [&](const std::string& name) -> Result<std::string> {
-    QUARRY_ASSIGN_OR_RETURN(
-        auto plan, Plan::Build({Uri(name)}, {.chunk_size = 1000, .newline = "\n"}));
+    QUARRY_ASSIGN_OR_RETURN(auto plan,
+                            Plan::Build({Uri(name)}, {.chunk_size = 1000, .newline = "\n"}));
     QUARRY_ASSIGN_OR_RETURN(auto parts, plan.All());
-    if (parts.size() != 1) return Internal(name + " was split into " + std::to_string(parts.size()));
+    if (parts.size() != 1)
+      return Internal(name + " was split into " + std::to_string(parts.size()));
     QUARRY_ASSIGN_OR_RETURN(auto stream, parts[0].Open());
     return stream->ReadAll();
   };

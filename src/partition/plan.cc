@@ -149,7 +149,7 @@ Status Plan::State::StartInput() {
     // A key: the object if it exists, else everything under "key/".
     single_key = true;
   }
-  QUARRY_ASSIGN_OR_RETURN(lister, store->List(in.bucket, prefix, {}));
+  QUARRY_ASSIGN_OR_RETURN(lister, ListFanOut(*store, in.bucket, prefix));
   return Status::Ok();
 }
 

@@ -89,8 +89,14 @@ using InfoTuple = std::tuple<std::string, std::string, std::string, uint64_t, st
                              std::string, std::string, std::string>;
 
 InfoTuple ToTuple(const Uri& base, const ObjectInfo& o) {
-  return {base.WithKey(o.key).ToString(), base.bucket, o.key,         o.size, o.etag,
-          o.last_modified,                o.content_type, o.content_encoding};
+  return {base.WithKey(o.key).ToString(),
+          base.bucket,
+          o.key,
+          o.size,
+          o.etag,
+          o.last_modified,
+          o.content_type,
+          o.content_encoding};
 }
 
 // Pages of a listing, fetched with the GIL released.
@@ -101,7 +107,9 @@ class PyLister {
     ListOptions lo;
     if (!recursive) lo.delimiter = "/";
     nb::gil_scoped_release release;
-    lister_ = Unwrap(target_.store->List(target_.uri.bucket, target_.uri.key, lo));
+    // A recursive listing fans out over sub-prefixes (same keys, same order).
+    lister_ = Unwrap(recursive ? ListFanOut(*target_.store, target_.uri.bucket, target_.uri.key)
+                               : target_.store->List(target_.uri.bucket, target_.uri.key, lo));
   }
   // The next page as (objects, prefixes), or None at the end.
   std::optional<std::pair<std::vector<InfoTuple>, std::vector<std::string>>> NextPage() {

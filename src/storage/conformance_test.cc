@@ -256,6 +256,31 @@ TEST_P(ConformanceTest, ParallelReadDeliversPartsInOrder) {
   EXPECT_TRUE(got == data.substr(12345, 456789));
 }
 
+// The parallel listing over sub-prefixes hands out exactly the plain listing, in order.
+TEST_P(ConformanceTest, FanOutListingEqualsThePlainListing) {
+  std::vector<std::string> names = {"t/a.txt", "t/b0", "t/z"};
+  for (int i = 0; i < 9; ++i) names.push_back("t/b/" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) names.push_back("t/c/" + std::to_string(i));
+  for (int i = 0; i < 3; ++i) names.push_back("t/c/n/" + std::to_string(i));
+  for (const auto& n : names) ASSERT_TRUE(store().Put(bucket(), K(n), "x").ok());
+  auto plain = ListAll(store(), bucket(), K("t/"));
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  ASSERT_EQ(plain->size(), names.size());
+  auto lister = ListFanOut(store(), bucket(), K("t/"), {.max_parallel = 3, .page_size = 6});
+  ASSERT_TRUE(lister.ok());
+  std::vector<std::string> got;
+  ListPage page;
+  while (true) {
+    auto more = (*lister)->Next(&page);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    for (auto& o : page.objects) got.push_back(o.key);
+  }
+  std::vector<std::string> want;
+  for (auto& o : *plain) want.push_back(o.key);
+  EXPECT_EQ(got, want);
+}
+
 TEST_P(ConformanceTest, CopyBetweenKeys) {
   std::string data = RandomBytes(9 << 20, 6);
   ASSERT_TRUE(store().Put(bucket(), K("src"), data).ok());

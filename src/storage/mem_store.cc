@@ -159,8 +159,12 @@ class MemStore final : public ObjectStore {
   using Objects = std::map<std::string, MemObject>;
 
   static ObjectInfo Info(const std::string& key, const MemObject& obj) {
-    return ObjectInfo{key,           obj.data->size(),      obj.etag,
-                      obj.last_modified, obj.meta.content_type, obj.meta.content_encoding};
+    return ObjectInfo{key,
+                      obj.data->size(),
+                      obj.etag,
+                      obj.last_modified,
+                      obj.meta.content_type,
+                      obj.meta.content_encoding};
   }
   static Status MissingBucket(std::string_view bucket) {
     return NotFound("bucket '" + std::string(bucket) +

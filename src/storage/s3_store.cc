@@ -179,9 +179,8 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
       : s_(std::move(settings)), http_(http_options) {}
 
   Status InitCredentials(const StorageOptions& options) {
-    QUARRY_ASSIGN_OR_RETURN(tokens_,
-                            auth::MakeTokenCache(options, s_.region, DefaultStsEndpoint(options),
-                                                 &http_));
+    QUARRY_ASSIGN_OR_RETURN(
+        tokens_, auth::MakeTokenCache(options, s_.region, DefaultStsEndpoint(options), &http_));
     return Status::Ok();
   }
 
@@ -260,8 +259,8 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
   Status Put(std::string_view bucket, std::string_view key, std::string_view data,
              const PutOptions& options) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
-    QUARRY_ASSIGN_OR_RETURN(
-        auto resp, Call("PUT", bucket, key, {}, MetadataHeaders(options), data, nullptr));
+    QUARRY_ASSIGN_OR_RETURN(auto resp,
+                            Call("PUT", bucket, key, {}, MetadataHeaders(options), data, nullptr));
     if (resp.status != 200) return ErrorFor("write", bucket, key, resp);
     return Status::Ok();
   }
@@ -552,8 +551,7 @@ Result<bool> S3Lister::Next(ListPage* page) {
 // Multipart upload: buffers one part, uploads up to kPartsInFlight parts concurrently.
 class S3Writer final : public ObjectWriter {
  public:
-  S3Writer(std::shared_ptr<S3Store> store, std::string bucket, std::string key,
-           PutOptions options)
+  S3Writer(std::shared_ptr<S3Store> store, std::string bucket, std::string key, PutOptions options)
       : store_(std::move(store)),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
@@ -630,9 +628,8 @@ class S3Writer final : public ObjectWriter {
 
   Status FlushPart() {
     if (upload_id_.empty()) {
-      QUARRY_ASSIGN_OR_RETURN(
-          auto resp, store_->Call("POST", bucket_, key_, {{"uploads", ""}}, MetadataHeaders(options_),
-                                  {}, nullptr));
+      QUARRY_ASSIGN_OR_RETURN(auto resp, store_->Call("POST", bucket_, key_, {{"uploads", ""}},
+                                                      MetadataHeaders(options_), {}, nullptr));
       if (resp.status != 200) return store_->ErrorFor("start upload", bucket_, key_, resp);
       pugi::xml_document doc;
       doc.load_buffer(resp.body.data(), resp.body.size());

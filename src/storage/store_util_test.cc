@@ -1,13 +1,16 @@
 // StreamingRead through a ring smaller than its range: every byte once and in order, a writer
 // that waits for room, a retry in the middle of a wrapped ring, and abandoning a waiting read.
+#include "quarry/store_util.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <random>
 #include <thread>
 
 #include "quarry/registry.h"
-#include "quarry/store_util.h"
 
 namespace quarry {
 namespace {
@@ -56,11 +59,10 @@ TEST(StreamingReadTest, RingSmallerThanRangeDeliversEveryByteOnce) {
   EXPECT_TRUE(Drain(past, 4) == data.substr(2'999'000));
 }
 
-// A store whose reads fail once halfway and are sent again from the range's start, as the
-// HTTP client does on a retry: the ring must skip the bytes it already holds.
-class RetryingStore final : public ObjectStore {
+// Passes every call on to another store; tests override what they watch or break.
+class ForwardingStore : public ObjectStore {
  public:
-  explicit RetryingStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+  explicit ForwardingStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
   std::string_view scheme() const override { return inner_->scheme(); }
   std::string endpoint() const override { return inner_->endpoint(); }
   Result<std::unique_ptr<Lister>> List(std::string_view b, std::string_view p,
@@ -70,6 +72,35 @@ class RetryingStore final : public ObjectStore {
   Result<ObjectInfo> Head(std::string_view b, std::string_view k) override {
     return inner_->Head(b, k);
   }
+  Result<uint64_t> ReadRange(std::string_view b, std::string_view k, uint64_t offset,
+                             uint64_t length, ReadSink* sink, const ReadOptions& o) override {
+    return inner_->ReadRange(b, k, offset, length, sink, o);
+  }
+  using ObjectStore::Put;
+  Status Put(std::string_view b, std::string_view k, std::string_view d,
+             const PutOptions& o) override {
+    return inner_->Put(b, k, d, o);
+  }
+  using ObjectStore::OpenWriter;
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view b, std::string_view k,
+                                                   const PutOptions& o) override {
+    return inner_->OpenWriter(b, k, o);
+  }
+  Status DeleteObjects(std::string_view b, const std::vector<std::string>& keys) override {
+    return inner_->DeleteObjects(b, keys);
+  }
+  Status CreateBucket(std::string_view b) override { return inner_->CreateBucket(b); }
+  Status DeleteBucket(std::string_view b) override { return inner_->DeleteBucket(b); }
+
+ protected:
+  std::shared_ptr<ObjectStore> inner_;
+};
+
+// A store whose reads fail once halfway and are sent again from the range's start, as the
+// HTTP client does on a retry: the ring must skip the bytes it already holds.
+class RetryingStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
   Result<uint64_t> ReadRange(std::string_view b, std::string_view k, uint64_t offset,
                              uint64_t length, ReadSink* sink, const ReadOptions& o) override {
     QUARRY_ASSIGN_OR_RETURN(auto all, ReadToString(*inner_, b, k, offset, length, o));
@@ -83,22 +114,6 @@ class RetryingStore final : public ObjectStore {
     }
     return all.size();
   }
-  Status Put(std::string_view b, std::string_view k, std::string_view d,
-             const PutOptions& o) override {
-    return inner_->Put(b, k, d, o);
-  }
-  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view b, std::string_view k,
-                                                   const PutOptions& o) override {
-    return inner_->OpenWriter(b, k, o);
-  }
-  Status DeleteObjects(std::string_view b, const std::vector<std::string>& keys) override {
-    return inner_->DeleteObjects(b, keys);
-  }
-  Status CreateBucket(std::string_view b) override { return inner_->CreateBucket(b); }
-  Status DeleteBucket(std::string_view b) override { return inner_->DeleteBucket(b); }
-
- private:
-  std::shared_ptr<ObjectStore> inner_;
 };
 
 TEST(StreamingReadTest, RetryInTheMiddleOfAWrappedRingSkipsWhatArrived) {
@@ -120,6 +135,82 @@ TEST(StreamingReadTest, AbandoningAReadWhoseRingIsFullDoesNotHang) {
     EXPECT_EQ(std::string(*first), data.substr(0, first->size()));
     if (i % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }  // each destructor cancels a writer that waits for room
+}
+
+// Records the listings asked for: "prefix" for plain ones, "prefix|/" for delimited ones.
+class RecordingStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<std::unique_ptr<Lister>> List(std::string_view b, std::string_view p,
+                                       const ListOptions& o) override {
+    std::lock_guard<std::mutex> lock(mu);
+    listed.push_back(std::string(p) + (o.delimiter.empty() ? "" : "|" + o.delimiter));
+    return inner_->List(b, p, o);
+  }
+  std::mutex mu;
+  std::vector<std::string> listed;
+};
+
+std::vector<std::string> Keys(Lister& lister) {
+  std::vector<std::string> keys;
+  ListPage page;
+  while (true) {
+    auto more = lister.Next(&page);
+    EXPECT_TRUE(more.ok()) << more.status().ToString();
+    if (!more.ok() || !*more) return keys;
+    for (auto& o : page.objects) keys.push_back(o.key);
+  }
+}
+
+TEST(ListFanOutTest, SubPrefixesAreListedInParallelAndComeOutInKeyOrder) {
+  auto mem = *StoreForUri(*ParseUri("mem://fan"));
+  ASSERT_TRUE(mem->CreateBucket("fan").ok());
+  // Objects between, before and after "directories", names that sort around "/" ('.' < '/' <
+  // '0'), a nested directory, and a lone directory chain to descend through.
+  std::vector<std::string> keys = {"d/a.txt", "d/b.txt", "d/b0", "d/z"};
+  for (int i = 0; i < 12; ++i) keys.push_back("d/b/" + std::to_string(100 + i));
+  for (int i = 0; i < 7; ++i) keys.push_back("d/c/" + std::to_string(i));
+  for (int i = 0; i < 3; ++i) keys.push_back("d/c/n/" + std::to_string(i));
+  for (int i = 0; i < 9; ++i)
+    keys.push_back("lone/x/p" + std::to_string(i % 3) + "/" + std::to_string(i));
+  for (int i = 0; i < 23; ++i) keys.push_back("flat/" + std::to_string(1000 + i));
+  for (const auto& k : keys) ASSERT_TRUE(mem->Put("fan", k, "").ok());
+
+  const FanOutOptions options{.max_parallel = 2, .pages_ahead = 1, .page_size = 8};
+  for (const std::string prefix : {"d/", "lone/", "flat/", "", "missing/", "d/a.txt"}) {
+    SCOPED_TRACE(prefix);
+    RecordingStore store(mem);
+    auto plain = ListAll(*mem, "fan", prefix);
+    ASSERT_TRUE(plain.ok());
+    std::vector<std::string> want;
+    for (auto& o : *plain) want.push_back(o.key);
+    auto lister = ListFanOut(store, "fan", prefix, options);
+    ASSERT_TRUE(lister.ok());
+    EXPECT_EQ(Keys(**lister), want);
+    auto listed = [&](const std::string& p) {
+      return std::count(store.listed.begin(), store.listed.end(), p) == 1;
+    };
+    if (prefix == "d/") {
+      EXPECT_TRUE(listed("d/|/") && listed("d/b/") && listed("d/c/")) << store.listed.size();
+    } else if (prefix == "lone/") {
+      EXPECT_TRUE(listed("lone/x/|/") && listed("lone/x/p0/") && listed("lone/x/p2/"));
+    } else if (prefix == "") {
+      EXPECT_TRUE(listed("|/") && listed("d/") && listed("flat/") && listed("lone/"));
+    } else {
+      EXPECT_LE(store.listed.size(), 2u) << "no fan-out for " << prefix;
+    }
+  }
+  // Abandoned half-way: the running sub-listings stop.
+  auto lister = ListFanOut(*mem, "fan", "d/", options);
+  ListPage page;
+  ASSERT_TRUE((*lister)->Next(&page).ok());
+  lister->reset();
+  // A missing bucket is the same NotFound as a plain listing's.
+  auto missing = ListFanOut(*mem, "no-such-bucket", "", options);
+  ListPage none;
+  auto got = (*missing)->Next(&none);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace
