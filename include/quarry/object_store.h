@@ -62,6 +62,9 @@ struct ListOptions {
 struct ReadOptions {
   // When non-empty the read fails with PreconditionFailed if the object's ETag differs.
   std::string if_match;
+  // The object's size when the caller knows it (from a listing or Head): lets a read of all of
+  // it go as a plain request, which servers answer faster than a ranged one.
+  std::optional<uint64_t> object_size;
 };
 
 // A byte sink for ranged reads. Backends may retry a read: they call Reset() and write again.

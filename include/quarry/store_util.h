@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -57,8 +58,10 @@ class BufferSink final : public ReadSink {
 class StreamingRead {
  public:
   // Starts reading [offset, offset+length) (`length` finite). `store` must outlive this object.
+  // With `here`, the read runs to its end on the calling thread before the constructor returns
+  // (no thread of its own; for small reads the caller would wait for anyway; needs window 0).
   StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
-                uint64_t length, const ReadOptions& options, size_t window = 0);
+                uint64_t length, const ReadOptions& options, size_t window = 0, bool here = false);
   ~StreamingRead();  // abandons the read if it still runs, and waits for its thread
   StreamingRead(const StreamingRead&) = delete;
   StreamingRead& operator=(const StreamingRead&) = delete;
@@ -123,6 +126,14 @@ struct ParallelReadOptions {
 Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::string_view key,
                               uint64_t offset, uint64_t length, const ParallelReadOptions& options,
                               const std::function<Status(std::string_view part)>& consume);
+
+// Reads [start, stop) of an object (to its end when `stop` is unset) whose size the caller does
+// not know, in as few requests as the size allows: the first part_size bytes in one request,
+// whose response tells the object's size and ETag; the rest, if any, as a ParallelRead pinned to
+// that ETag (so a change in between fails the read instead of mixing versions).
+Result<std::string> ReadObject(ObjectStore& store, std::string_view bucket, std::string_view key,
+                               uint64_t start, std::optional<uint64_t> stop,
+                               const ParallelReadOptions& options = {});
 
 // Like ParallelRead, for destinations that can be written at any position (files): every piece
 // goes to `consume` straight from the network, with its position relative to `offset`, in no

@@ -20,6 +20,9 @@ constexpr uint64_t kFirstPastStopRead = 64 * 1024;
 // keep wakeups rare, little enough that the bytes are still in cache when it reads them.
 constexpr size_t kConsumeBatch = 512 * 1024;
 
+// Reads up to this long, when they are all that is left, run on the consumer's thread.
+constexpr uint64_t kReadHereMax = 1 << 20;
+
 // Reads [from, limit) of an object in order. Up to `bulk_until` it keeps `readahead` parts of
 // `part_size` in flight in the background; past it (the tail of a line-aligned partition, whose
 // length is unknown) it reads on demand in ranges that start small and double up to part_size.
@@ -31,7 +34,7 @@ class RangeFetcher {
       : store_(std::move(store)),
         bucket_(p.bucket),
         key_(p.key),
-        read_{p.etag},
+        read_{p.etag, p.size},
         part_size_(std::max<uint64_t>(1, p.options.part_size)),
         readahead_(static_cast<size_t>(std::max(1, p.options.readahead))),
         window_(static_cast<size_t>(std::max<uint64_t>(1, p.options.read_window))),
@@ -91,10 +94,12 @@ class RangeFetcher {
     }
   }
 
-  // Starts reading [next_, next_ + len) in the background.
+  // Starts reading [next_, next_ + len) in the background; a small read that is all there is
+  // to read runs right here (the consumer would wait for it anyway), saving a thread.
   void Launch(uint64_t len) {
+    const bool here = in_flight_.empty() && next_ + len >= limit_ && len <= kReadHereMax;
     in_flight_.push_back(
-        std::make_unique<StreamingRead>(*store_, bucket_, key_, next_, len, read_, window_));
+        std::make_unique<StreamingRead>(*store_, bucket_, key_, next_, len, read_, window_, here));
     next_ += len;
   }
 

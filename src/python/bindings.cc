@@ -404,24 +404,9 @@ NB_MODULE(_quarry, m) {
         std::string data;
         {
           nb::gil_scoped_release release;
-          uint64_t length = stop ? (*stop > start ? *stop - start : 0) : UINT64_MAX;
-          if (length == UINT64_MAX || length > (64ull << 20)) {
-            // Large reads: parallel ranged GETs, pinned to one version.
-            auto info = Unwrap(t.store->Head(t.uri.bucket, t.uri.key));
-            uint64_t end = stop ? std::min(*stop, info.size) : info.size;
-            uint64_t len = end > start ? end - start : 0;
-            data.reserve(len);
-            ParallelReadOptions po;
-            po.read.if_match = info.etag;
-            Check(ParallelRead(*t.store, t.uri.bucket, t.uri.key, start, len, po,
-                               [&](std::string_view part) {
-                                 data.append(part);
-                                 return Status::Ok();
-                               })
-                      .status());
-          } else {
-            data = Unwrap(ReadToString(*t.store, t.uri.bucket, t.uri.key, start, length));
-          }
+          // One request for small objects; large ones go on as parallel ranged GETs, pinned
+          // to the version the first response came from.
+          data = Unwrap(ReadObject(*t.store, t.uri.bucket, t.uri.key, start, stop));
         }
         return nb::bytes(data.data(), data.size());
       },

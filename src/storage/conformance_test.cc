@@ -256,6 +256,31 @@ TEST_P(ConformanceTest, ParallelReadDeliversPartsInOrder) {
   EXPECT_TRUE(got == data.substr(12345, 456789));
 }
 
+// Reads of unknown size: one request when the object is small, parallel parts when not.
+TEST_P(ConformanceTest, ReadObjectOfUnknownSize) {
+  std::string data = RandomBytes(1'000'003, 9);
+  ASSERT_TRUE(store().Put(bucket(), K("big"), data).ok());
+  ASSERT_TRUE(store().Put(bucket(), K("small"), "tiny").ok());
+  ASSERT_TRUE(store().Put(bucket(), K("empty"), "").ok());
+  ParallelReadOptions options;
+  options.part_size = 100'000;
+  auto read = [&](const std::string& name, uint64_t start, std::optional<uint64_t> stop) {
+    auto got = ReadObject(store(), bucket(), K(name), start, stop, options);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    return got.ok() ? *got : std::string("<error>");
+  };
+  EXPECT_TRUE(read("big", 0, std::nullopt) == data);
+  EXPECT_TRUE(read("big", 99'999, 700'001) == data.substr(99'999, 600'002));
+  EXPECT_TRUE(read("big", 900'000, 5'000'000) == data.substr(900'000));
+  EXPECT_TRUE(read("big", 2'000'000, std::nullopt).empty());
+  EXPECT_EQ(read("small", 0, std::nullopt), "tiny");
+  EXPECT_EQ(read("small", 1, 3), "in");
+  EXPECT_EQ(read("empty", 0, std::nullopt), "");
+  auto missing = ReadObject(store(), bucket(), K("nope"), 0, std::nullopt, options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
 // The parallel listing over sub-prefixes hands out exactly the plain listing, in order.
 TEST_P(ConformanceTest, FanOutListingEqualsThePlainListing) {
   std::vector<std::string> names = {"t/a.txt", "t/b0", "t/z"};

@@ -235,12 +235,26 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
     if (length == 0) return uint64_t{0};
     http::HeaderList headers;
-    std::string range = "bytes=" + std::to_string(offset) + "-";
-    if (length != UINT64_MAX) range += std::to_string(offset + length - 1);
-    headers.emplace_back("range", std::move(range));
+    // A read of the whole object goes without a Range header: RGW serves plain GETs of small
+    // objects about 20% faster than ranged ones.
+    const bool whole = offset == 0 && (length == UINT64_MAX ||
+                                       (options.object_size && length >= *options.object_size));
+    if (!whole) {
+      std::string range = "bytes=" + std::to_string(offset) + "-";
+      if (length != UINT64_MAX) range += std::to_string(offset + length - 1);
+      headers.emplace_back("range", std::move(range));
+    }
     if (!options.if_match.empty()) headers.emplace_back("if-match", "\"" + options.if_match + "\"");
     uint64_t written = 0;
-    http::BodySink body{[&](const char* d, size_t n) {
+    http::BodySink body{[&](const char* d, size_t n) -> Status {
+                          if (n > length - written) {
+                            return Status(StatusCode::kPreconditionFailed,
+                                          "read " + s_.scheme + "://" + std::string(bucket) + "/" +
+                                              std::string(key) +
+                                              ": the object is larger than when it was listed "
+                                              "(it changed while being read): rerun on the new "
+                                              "version");
+                          }
                           written += n;
                           return sink->Write(d, n);
                         },

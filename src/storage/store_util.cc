@@ -272,9 +272,9 @@ class StreamingSink final : public ReadSink {
 
 StreamingRead::StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key,
                              uint64_t offset, uint64_t length, const ReadOptions& options,
-                             size_t window)
-    : state_(std::make_shared<State>(bucket, key, offset, length, options, window)) {
-  thread_ = std::thread([&store, state = state_] {
+                             size_t window, bool here)
+    : state_(std::make_shared<State>(bucket, key, offset, length, options, here ? 0 : window)) {
+  auto run = [&store, state = state_] {
     StreamingSink sink(state.get());
     Status s = store
                    .ReadRange(state->bucket, state->key, state->offset, state->length, &sink,
@@ -284,7 +284,12 @@ StreamingRead::StreamingRead(ObjectStore& store, std::string_view bucket, std::s
     state->status = std::move(s);
     state->done = true;
     state->cv.notify_one();
-  });
+  };
+  if (here) {
+    run();
+  } else {
+    thread_ = std::thread(std::move(run));
+  }
 }
 
 StreamingRead::~StreamingRead() {
@@ -559,6 +564,52 @@ Result<uint64_t> DeletePrefix(ObjectStore& store, std::string_view bucket,
     count += keys.size();
   }
   return count;
+}
+
+Result<std::string> ReadObject(ObjectStore& store, std::string_view bucket, std::string_view key,
+                               uint64_t start, std::optional<uint64_t> stop,
+                               const ParallelReadOptions& options) {
+  const uint64_t limit = stop ? (*stop > start ? *stop - start : 0) : UINT64_MAX;
+  if (limit == 0) return std::string();
+  // Appends the first part and keeps what its response says about the object.
+  class FirstPartSink final : public ReadSink {
+   public:
+    explicit FirstPartSink(std::string* out) : out_(out) {}
+    Status Write(const char* data, size_t size) override {
+      out_->append(data, size);
+      return Status::Ok();
+    }
+    void Reset() override { out_->clear(); }
+    void OnObject(const ObjectInfo& info) override { this->info = info; }
+    std::optional<ObjectInfo> info;
+
+   private:
+    std::string* out_;
+  };
+  std::string data;
+  FirstPartSink sink(&data);
+  const uint64_t first = std::min(limit, std::max<uint64_t>(1, options.part_size));
+  QUARRY_ASSIGN_OR_RETURN(uint64_t got,
+                          store.ReadRange(bucket, key, start, first, &sink, options.read));
+  if (got < first || first == limit) return data;  // the object or the range ended
+  ObjectInfo info;
+  if (sink.info) {
+    info = *sink.info;
+  } else {  // a store whose reads say nothing about the object
+    QUARRY_ASSIGN_OR_RETURN(info, store.Head(bucket, key));
+  }
+  const uint64_t end = stop ? std::min(*stop, info.size) : info.size;
+  if (end <= start + got) return data;
+  ParallelReadOptions rest = options;
+  if (rest.read.if_match.empty()) rest.read.if_match = info.etag;
+  data.reserve(static_cast<size_t>(end - start));
+  QUARRY_RETURN_IF_ERROR(ParallelRead(store, bucket, key, start + got, end - start - got, rest,
+                                      [&](std::string_view part) {
+                                        data.append(part);
+                                        return Status::Ok();
+                                      })
+                             .status());
+  return data;
 }
 
 Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::string_view key,
