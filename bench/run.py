@@ -96,9 +96,14 @@ def count(obj):  # as examples/count_csv_ray.py counts
         last = buf[got - 1:got]
     return n + (last != b"\\n")
 quarry.map(count, sys.argv[1], chunk_size=64 << 20, newline=b"\\n", partitions_per_task=1)
-t = time.perf_counter()
-n = sum(quarry.map(count, sys.argv[1], chunk_size=64 << 20, newline=b"\\n", partitions_per_task=1))
-print(json.dumps({"secs": time.perf_counter() - t, "records": n}))
+best = None
+for _ in range(2):  # best of two, as for curl
+    t = time.perf_counter()
+    n = sum(quarry.map(count, sys.argv[1], chunk_size=64 << 20, newline=b"\\n",
+                       partitions_per_task=1))
+    secs = time.perf_counter() - t
+    best = secs if best is None else min(best, secs)
+print(json.dumps({"secs": best, "records": n}))
 """
 
 CSV_RAY_DATA = """
