@@ -11,7 +11,7 @@ Workloads:
   (c) listing many keys: the boto3 paginator, obstore, Quarry;
   (d) a large object read through data_stream: throughput and peak RSS;
   (e) token requests and connections per job (bench/auth_per_job.py).
-Writes bench/results/results.md and bench/results/results.png.
+Writes bench/results/results.md and bench/results/results.png (results-<only>.* for --only).
 """
 
 import argparse
@@ -257,7 +257,7 @@ def auth(sizes):
     return rows
 
 
-def write_results(rows, sizes, full):
+def write_results(rows, sizes, full, stem="results"):
     RESULTS.mkdir(exist_ok=True)
     lines = [f"Run {time.strftime('%Y-%m-%d %H:%M')} ({'full' if full else 'small'} sizes), "
              f"{os.cpu_count()} CPUs, local Ceph RGW on loopback.", "",
@@ -271,8 +271,10 @@ def write_results(rows, sizes, full):
             ratio = ""
             if quarry_value and not tool.startswith("Quarry") and value:
                 ratio = f"{quarry_value / value:.2f}"
+                if w == "e":  # counts, where fewer is better
+                    ratio = f"{value / quarry_value:,.0f}x fewer"
             lines.append(f"| ({w}) {label} | {tool} | {value:,.1f} | {ratio} |")
-    (RESULTS / "results.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     try:
         import matplotlib
@@ -289,7 +291,7 @@ def write_results(rows, sizes, full):
             ax.set_title(f"({w}) {label}", fontsize=9)
             ax.tick_params(labelsize=8)
         fig.tight_layout()
-        fig.savefig(RESULTS / "results.png", dpi=110)
+        fig.savefig(RESULTS / f"{stem}.png", dpi=110)
     except ImportError:
         print("matplotlib missing: no chart", file=sys.stderr)
 
@@ -311,7 +313,9 @@ def main():
             continue
         rows += got
         print(f"({key}) done in {time.perf_counter() - t:.0f} s: {got}", flush=True)
-    write_results(rows, sizes, args.full)
+    # A partial run (--only) does not overwrite the table of the last complete one.
+    every = args.only.split(",") == list(steps)
+    write_results(rows, sizes, args.full, "results" if every else "results-" + "".join(args.only.split(",")))
 
 
 if __name__ == "__main__":
