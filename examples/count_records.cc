@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string_view>
 
 #include "quarry/data_stream.h"
@@ -50,9 +51,7 @@ quarry::Result<uint64_t> CountRecords(quarry::DataStream& stream) {
   return records;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s URI [chunk_size_bytes] [threads]\n", argv[0]);
     return 2;
@@ -81,4 +80,15 @@ int main(int argc, char** argv) {
   std::printf("%llu records in %zu partitions\n", static_cast<unsigned long long>(total),
               counts->size());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "count_records: %s\n", e.what());
+    return 1;
+  }
 }

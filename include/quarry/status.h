@@ -116,10 +116,13 @@ class [[nodiscard]] Result {
     if (!_quarry_status.ok()) return _quarry_status; \
   } while (0)
 
+// `lhs` may be a declaration ("auto x") and `tmp` a name, so neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define QUARRY_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return std::move(tmp).status();     \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 // `QUARRY_ASSIGN_OR_RETURN(auto x, MakeX());` declares x from a Result or returns its Status.
 #define QUARRY_ASSIGN_OR_RETURN(lhs, expr) \

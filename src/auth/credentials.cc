@@ -1,11 +1,10 @@
 #include "auth/credentials.h"
 
-#include <nlohmann/json.hpp>
-#include <pugixml.hpp>
-
 #include <atomic>
 #include <charconv>
 #include <ctime>
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 
 #include "http/http_client.h"
 
@@ -14,7 +13,7 @@ namespace {
 
 std::atomic<uint64_t> g_fetches{0};
 
-std::string Get(const StorageOptions& o, const std::string& key, std::string fallback = "") {
+std::string Get(const StorageOptions& o, const std::string& key, const std::string& fallback = "") {
   auto it = o.find(key);
   return it == o.end() || it->second.empty() ? fallback : it->second;
 }
@@ -75,18 +74,17 @@ class IamProvider final : public CredentialProvider {
     ++g_fetches;
     const std::string body = FormEncode(
         {{"grant_type", "urn:ibm:params:oauth:grant-type:apikey"}, {"apikey", api_key_}});
-    QUARRY_ASSIGN_OR_RETURN(auto resp, http_->Send(
-                                           [&](http::HttpRequest* r) {
-                                             r->method = "POST";
-                                             r->url = endpoint_;
-                                             r->body = body;
-                                             r->headers = {
-                                                 {"content-type",
-                                                  "application/x-www-form-urlencoded"},
-                                                 {"accept", "application/json"}};
-                                             return Status::Ok();
-                                           },
-                                           nullptr));
+    QUARRY_ASSIGN_OR_RETURN(
+        auto resp, http_->Send(
+                       [&](http::HttpRequest* r) {
+                         r->method = "POST";
+                         r->url = endpoint_;
+                         r->body = body;
+                         r->headers = {{"content-type", "application/x-www-form-urlencoded"},
+                                       {"accept", "application/json"}};
+                         return Status::Ok();
+                       },
+                       nullptr));
     if (resp.status == 400 || resp.status == 401 || resp.status == 403) {
       return Status(StatusCode::kPermissionDenied,
                     "the IBM IAM endpoint " + endpoint_ + " rejected the api key (HTTP " +
@@ -130,9 +128,13 @@ class StsProvider final : public CredentialProvider {
  public:
   StsProvider(AwsCredentials base, std::string endpoint, std::string region, std::string role_arn,
               std::string session_name, int64_t duration, http::HttpClient* http)
-      : base_(std::move(base)), endpoint_(std::move(endpoint)), region_(std::move(region)),
-        role_arn_(std::move(role_arn)), session_name_(std::move(session_name)),
-        duration_(duration), http_(http) {}
+      : base_(std::move(base)),
+        endpoint_(std::move(endpoint)),
+        region_(std::move(region)),
+        role_arn_(std::move(role_arn)),
+        session_name_(std::move(session_name)),
+        duration_(duration),
+        http_(http) {}
 
   Result<Credential> Fetch() override {
     ++g_fetches;
@@ -148,24 +150,25 @@ class StsProvider final : public CredentialProvider {
     const std::string body = FormEncode(form);
     const std::string host = HostOf(endpoint_);
     QUARRY_ASSIGN_OR_RETURN(
-        auto resp, http_->Send(
-                       [&](http::HttpRequest* r) {
-                         r->method = "POST";
-                         r->url = endpoint_;
-                         r->body = body;
-                         SignableRequest sr;
-                         sr.method = "POST";
-                         sr.host = host;
-                         sr.encoded_path = "/";
-                         sr.headers = {{"content-type", "application/x-www-form-urlencoded"}};
-                         sr.payload_hash = Sha256Hex(body);
-                         r->headers = sr.headers;
-                         for (auto& h : SignRequest(sr, base_, region_, "sts", std::time(nullptr))) {
-                           r->headers.push_back(std::move(h));
-                         }
-                         return Status::Ok();
-                       },
-                       nullptr));
+        auto resp,
+        http_->Send(
+            [&](http::HttpRequest* r) {
+              r->method = "POST";
+              r->url = endpoint_;
+              r->body = body;
+              SignableRequest sr;
+              sr.method = "POST";
+              sr.host = host;
+              sr.encoded_path = "/";
+              sr.headers = {{"content-type", "application/x-www-form-urlencoded"}};
+              sr.payload_hash = Sha256Hex(body);
+              r->headers = sr.headers;
+              for (auto& h : SignRequest(sr, base_, region_, "sts", std::time(nullptr))) {
+                r->headers.push_back(std::move(h));
+              }
+              return Status::Ok();
+            },
+            nullptr));
     if (resp.status != 200) {
       pugi::xml_document doc;
       doc.load_buffer(resp.body.data(), resp.body.size());
@@ -235,7 +238,8 @@ Result<Credential> TokenCache::Get() {
     if (!refreshing_) return RefreshLocked(lock);
     // Another caller is refreshing: wait for its result rather than fetching too.
     cv_.wait(lock, [&] { return !refreshing_; });
-    if (!last_error_.ok() && (!current_ || (current_->expires && Clock::now() >= *current_->expires))) {
+    if (!last_error_.ok() &&
+        (!current_ || (current_->expires && Clock::now() >= *current_->expires))) {
       return last_error_;
     }
   }
@@ -291,10 +295,10 @@ Result<std::shared_ptr<TokenCache>> MakeTokenCache(const StorageOptions& options
                              "secret_access_key (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
     }
     std::string endpoint = Get(options, "sts_endpoint", std::string(default_sts_endpoint));
-    provider = std::make_unique<StsProvider>(
-        base, endpoint, std::string(sts_region), role_arn,
-        Get(options, "role_session_name", "quarry"),
-        GetInt(options, "duration_seconds").value_or(3600), http);
+    provider =
+        std::make_unique<StsProvider>(base, endpoint, std::string(sts_region), role_arn,
+                                      Get(options, "role_session_name", "quarry"),
+                                      GetInt(options, "duration_seconds").value_or(3600), http);
   } else {
     Credential c;
     if (!base.access_key_id.empty()) {

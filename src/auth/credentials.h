@@ -28,8 +28,8 @@ using Clock = std::chrono::system_clock;
 struct Credential {
   enum class Kind { kAnonymous, kKeys, kBearer };
   Kind kind = Kind::kAnonymous;
-  AwsCredentials keys;  // kKeys (with session_token for temporary keys)
-  std::string bearer;   // kBearer
+  AwsCredentials keys;                       // kKeys (with session_token for temporary keys)
+  std::string bearer;                        // kBearer
   std::optional<Clock::time_point> expires;  // nullopt: never
   bool exchanged = false;  // came from a token exchange (STS, IAM), not from configuration
 };

@@ -38,6 +38,7 @@ TEST(TokenCacheTest, SingleFlightAcrossThreads) {
                    std::chrono::seconds(60));
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
+  threads.reserve(16);
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&] {
       for (int j = 0; j < 100; ++j) {
@@ -60,6 +61,7 @@ TEST(TokenCacheTest, RefreshesBeforeExpiryOnce) {
   EXPECT_EQ(cache.Get()->bearer, "token-1");
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) threads.emplace_back([&] { (void)cache.Get(); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(fetches.load(), 2);
@@ -85,6 +87,7 @@ TEST(TokenCacheTest, FailedFetchIsReportedToEveryWaiter) {
                    std::chrono::seconds(1));
   std::vector<std::thread> threads;
   std::atomic<int> denied{0};
+  threads.reserve(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       if (cache.Get().status().code() == StatusCode::kPermissionDenied) ++denied;

@@ -175,7 +175,7 @@ struct PositionedOutput {
 };
 
 std::optional<PositionedOutput> PositionedStdout() {
-  struct stat st;
+  struct stat st {};
   if (::fstat(STDOUT_FILENO, &st) != 0) return std::nullopt;
   const bool dev_null = S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !dev_null) return std::nullopt;
@@ -555,4 +555,11 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace quarry
 
-int main(int argc, char** argv) { return quarry::Run(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return quarry::Run(argc, argv);
+  } catch (const std::exception& e) {  // out of memory and the like: still a clear message
+    std::fprintf(stderr, "quarry: %s\n", e.what());
+    return 1;
+  }
+}

@@ -107,10 +107,17 @@ ConfigEnvironment ConfigEnvironment::Process() {
 }
 
 bool IsSecretKey(std::string_view key) {
-  static constexpr std::string_view kSecrets[] = {
-      "secret_access_key", "session_token", "api_key",    "account_key", "sas_token", "token",
-      "password",          "access_token",  "private_key", "token_secret_access_key",
-      "token_session_token"};
+  static constexpr std::string_view kSecrets[] = {"secret_access_key",
+                                                  "session_token",
+                                                  "api_key",
+                                                  "account_key",
+                                                  "sas_token",
+                                                  "token",
+                                                  "password",
+                                                  "access_token",
+                                                  "private_key",
+                                                  "token_secret_access_key",
+                                                  "token_session_token"};
   return std::any_of(std::begin(kSecrets), std::end(kSecrets),
                      [&](std::string_view s) { return s == key; });
 }

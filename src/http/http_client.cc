@@ -25,9 +25,9 @@ std::string HostOf(std::string_view url) {
 }
 
 struct Transfer {
-  HttpResponse* response;
-  BodySink* sink;
-  CURL* curl;
+  HttpResponse* response = nullptr;
+  BodySink* sink = nullptr;
+  CURL* curl = nullptr;
   Status sink_status;
   uint64_t bytes = 0;
   bool status_known = false;
@@ -169,7 +169,9 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
   curl_slist* headers = nullptr;
   bool has_content_type = false;
   for (const auto& [k, v] : request.headers) {
-    std::string line = k + ": " + v;
+    std::string line = k;
+    line += ": ";
+    line += v;
     headers = curl_slist_append(headers, line.c_str());
     if (k == "content-type" || k == "Content-Type") has_content_type = true;
   }

@@ -53,7 +53,7 @@ Compression DetectCompression(std::string_view head, std::string_view key,
 
 namespace {
 
-constexpr size_t kOutChunk = 256 * 1024;
+constexpr size_t kOutChunk = size_t{256} * 1024;
 
 class GzipDecoder final : public Decoder {
  public:

@@ -14,11 +14,11 @@
 namespace quarry {
 namespace {
 
-constexpr uint64_t kFirstPastStopRead = 64 * 1024;
+constexpr uint64_t kFirstPastStopRead = uint64_t{64} * 1024;
 
 // Bytes the consumer waits for at a time while the part it reads is still arriving: enough to
 // keep wakeups rare, little enough that the bytes are still in cache when it reads them.
-constexpr size_t kConsumeBatch = 512 * 1024;
+constexpr size_t kConsumeBatch = size_t{512} * 1024;
 
 // Reads up to this long, when they are all that is left, run on the consumer's thread.
 constexpr uint64_t kReadHereMax = 1 << 20;
@@ -463,7 +463,7 @@ class PartitionStream final : public DataStream {
 }  // namespace
 
 Result<std::string_view> DataStream::ReadChunk(size_t max) {
-  chunk_scratch_.resize(std::min<size_t>(max, 256 * 1024));
+  chunk_scratch_.resize(std::min<size_t>(max, size_t{256} * 1024));
   QUARRY_ASSIGN_OR_RETURN(size_t n, Read(chunk_scratch_.data(), chunk_scratch_.size()));
   return std::string_view(chunk_scratch_.data(), n);
 }

@@ -65,7 +65,7 @@ class PartitionContractTest : public ::testing::TestWithParam<std::string> {
   }
 
   // Plans `name` with the options and checks every partition against the model.
-  void Check(const std::string& name, const std::string& data, PlanOptions options,
+  void Check(const std::string& name, const std::string& data, const PlanOptions& options,
              bool use_readline = false) {
     SCOPED_TRACE("size=" + std::to_string(data.size()) +
                  " chunk_size=" + std::to_string(options.chunk_size) +

@@ -57,7 +57,7 @@ class PlanInputsTest : public ::testing::Test {
   void TearDown() override { testing_util::DropTestBucket(tb_); }
   std::string U(const std::string& k) { return "mem://" + tb_.bucket + "/" + k; }
   std::vector<std::string> Keys(const std::vector<std::string>& inputs, PlanOptions o = {}) {
-    auto plan = Plan::Build(inputs, o);
+    auto plan = Plan::Build(inputs, std::move(o));
     EXPECT_TRUE(plan.ok()) << plan.status().ToString();
     auto parts = plan->All();
     EXPECT_TRUE(parts.ok()) << parts.status().ToString();

@@ -37,7 +37,12 @@ Result<std::shared_ptr<ObjectStore>> StoreForUri(const Uri& uri, const StorageOp
   }
   auto key_of = [&](const StorageOptions& o) {
     std::string key = uri.scheme;
-    for (const auto& [k, v] : o) key += '\0' + k + '\0' + v;
+    for (const auto& [k, v] : o) {
+      key += '\0';
+      key += k;
+      key += '\0';
+      key += v;
+    }
     return key;
   };
   // Opening a partition's stream comes here every time: the same explicit options skip reading

@@ -20,7 +20,7 @@ namespace {
 using http::HttpRequest;
 using http::HttpResponse;
 
-constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kMiB = uint64_t{1024} * 1024;
 
 struct S3Settings {
   std::string scheme;
@@ -46,7 +46,7 @@ Result<uint64_t> ParseSize(const StorageOptions& o, const std::string& key, uint
   return v;
 }
 
-std::string Get(const StorageOptions& o, const std::string& key, std::string fallback = "") {
+std::string Get(const StorageOptions& o, const std::string& key, const std::string& fallback = "") {
   auto it = o.find(key);
   return it == o.end() || it->second.empty() ? fallback : it->second;
 }
@@ -433,7 +433,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     if (!key.empty()) uri += "/" + std::string(key);
     const std::string where = " at endpoint " + endpoint();
     const int st = resp.status;
-    auto make = [&](StatusCode c, std::string msg) {
+    auto make = [&](StatusCode c, const std::string& msg) {
       return Status(c, std::string(op) + " " + uri + ": " + msg, st,
                     http::IsRetryableHttpStatus(st, resp.body));
     };

@@ -38,18 +38,18 @@ constexpr size_t kPoolMaxIdleBytes = size_t{128} << 20;
 constexpr auto kPoolMaxIdleAge = std::chrono::seconds(10);
 // Bytes a consumer of a StreamingRead waits for at a time while the read is still arriving:
 // enough to keep wakeups rare, little enough that they are still in cache when it reads them.
-constexpr size_t kConsumeBatch = 512 * 1024;
+constexpr size_t kConsumeBatch = size_t{512} * 1024;
 
 char* MapHugeAligned(size_t bytes) {
   const size_t span = bytes + kHugePage;
   void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  const auto start = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
-  if (aligned > start) munmap(p, aligned - start);
-  const uintptr_t tail = start + span - (aligned + bytes);
-  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + bytes), tail);
-  auto* data = reinterpret_cast<char*>(aligned);
+  auto* base = static_cast<char*>(p);
+  const size_t lead = (kHugePage - reinterpret_cast<uintptr_t>(base) % kHugePage) % kHugePage;
+  char* data = base + lead;
+  if (lead > 0) munmap(base, lead);
+  const size_t tail = span - lead - bytes;
+  if (tail > 0) munmap(data + bytes, tail);
   (void)madvise(data, bytes, MADV_HUGEPAGE);  // a hint; fine where THP is off
   return data;
 }

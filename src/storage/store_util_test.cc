@@ -194,7 +194,7 @@ TEST(ListFanOutTest, SubPrefixesAreListedInParallelAndComeOutInKeyOrder) {
       EXPECT_TRUE(listed("d/|/") && listed("d/b/") && listed("d/c/")) << store.listed.size();
     } else if (prefix == "lone/") {
       EXPECT_TRUE(listed("lone/x/|/") && listed("lone/x/p0/") && listed("lone/x/p2/"));
-    } else if (prefix == "") {
+    } else if (prefix.empty()) {
       EXPECT_TRUE(listed("|/") && listed("d/") && listed("flat/") && listed("lone/"));
     } else {
       EXPECT_LE(store.listed.size(), 2u) << "no fan-out for " << prefix;
