@@ -13,7 +13,7 @@
 
 namespace quarry {
 
-// A ReadSink that appends to a string.
+// A ReadSink that appends to a string, and keeps what the response said about the object.
 class StringSink final : public ReadSink {
  public:
   explicit StringSink(std::string* out) : out_(out), base_(out->size()) {}
@@ -22,10 +22,14 @@ class StringSink final : public ReadSink {
     return Status::Ok();
   }
   void Reset() override { out_->resize(base_); }
+  void OnObject(const ObjectInfo& info) override { info_ = info; }
+  // Unset until a response carried bytes, and for stores whose reads say nothing.
+  const std::optional<ObjectInfo>& info() const { return info_; }
 
  private:
   std::string* out_;
   size_t base_;
+  std::optional<ObjectInfo> info_;
 };
 
 // A ReadSink over a fixed buffer; fails if more than its capacity arrives.

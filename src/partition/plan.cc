@@ -176,24 +176,6 @@ Result<bool> Plan::State::NextObject(ObjectInfo* info) {
   }
 }
 
-namespace {
-
-// Keeps the first bytes of a read and the Content-Encoding of its response.
-class HeadSink final : public ReadSink {
- public:
-  Status Write(const char* data, size_t size) override {
-    bytes.append(data, size);
-    return Status::Ok();
-  }
-  void Reset() override { bytes.clear(); }
-  void OnObject(const ObjectInfo& info) override { content_encoding = info.content_encoding; }
-
-  std::string bytes;
-  std::string content_encoding;
-};
-
-}  // namespace
-
 Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
   pending.clear();
   pending_pos = 0;
@@ -214,10 +196,11 @@ Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
     // otherwise its first bytes and Content-Encoding, from one small read.
     Compression c = CompressionFromSuffix(info.key);
     if (c == Compression::kNone) {
-      HeadSink head;
+      std::string head;
+      StringSink sink(&head);
       QUARRY_RETURN_IF_ERROR(
-          store->ReadRange(input.bucket, info.key, 0, 6, &head, ReadOptions{info.etag}).status());
-      c = DetectCompression(head.bytes, info.key, head.content_encoding);
+          store->ReadRange(input.bucket, info.key, 0, 6, &sink, ReadOptions{info.etag}).status());
+      c = DetectCompression(head, info.key, sink.info() ? sink.info()->content_encoding : "");
     }
     if (c != Compression::kNone) {
       base.compression = c;

@@ -571,30 +571,15 @@ Result<std::string> ReadObject(ObjectStore& store, std::string_view bucket, std:
                                const ParallelReadOptions& options) {
   const uint64_t limit = stop ? (*stop > start ? *stop - start : 0) : UINT64_MAX;
   if (limit == 0) return std::string();
-  // Appends the first part and keeps what its response says about the object.
-  class FirstPartSink final : public ReadSink {
-   public:
-    explicit FirstPartSink(std::string* out) : out_(out) {}
-    Status Write(const char* data, size_t size) override {
-      out_->append(data, size);
-      return Status::Ok();
-    }
-    void Reset() override { out_->clear(); }
-    void OnObject(const ObjectInfo& info) override { this->info = info; }
-    std::optional<ObjectInfo> info;
-
-   private:
-    std::string* out_;
-  };
   std::string data;
-  FirstPartSink sink(&data);
+  StringSink sink(&data);
   const uint64_t first = std::min(limit, std::max<uint64_t>(1, options.part_size));
   QUARRY_ASSIGN_OR_RETURN(uint64_t got,
                           store.ReadRange(bucket, key, start, first, &sink, options.read));
   if (got < first || first == limit) return data;  // the object or the range ended
   ObjectInfo info;
-  if (sink.info) {
-    info = *sink.info;
+  if (sink.info()) {
+    info = *sink.info();
   } else {  // a store whose reads say nothing about the object
     QUARRY_ASSIGN_OR_RETURN(info, store.Head(bucket, key));
   }
