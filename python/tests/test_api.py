@@ -170,3 +170,16 @@ def test_content_encoding_is_stored_and_decoded(bucket):
     raw = quarry.map(lambda obj: obj.data_stream.read(), uri, chunk_size=1000,
                      decompress=False, executor="local")
     assert b"".join(raw) == zlib.compress(text)
+
+
+def test_stream_tuning_options_reach_the_stream(bucket):
+    # One request per partition through a 4 KiB ring; an invalid window is refused up front.
+    data = b"".join(b"%d,record\n" % i for i in range(30000))
+    uri = f"s3://{bucket}/tuned.csv"
+    quarry.put(uri, data)
+    counts = quarry.map(lambda obj: obj.data_stream.read().count(b"\n"), uri,
+                        chunk_size=100_000, newline=b"\n", part_size=1 << 20, readahead=1,
+                        read_window=4096, executor="local")
+    assert sum(counts) == 30000 and len(counts) == -(-len(data) // 100_000)
+    with pytest.raises(ValueError, match="read_window"):
+        quarry.plan(uri, read_window=0)
