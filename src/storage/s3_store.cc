@@ -97,11 +97,23 @@ http::HeaderList MetadataHeaders(const PutOptions& options) {
   return headers;
 }
 
-// What a GET's response headers say about the object; the size from Content-Range's total.
-ObjectInfo ReadInfo(std::string_view key, const HttpResponse& head) {
+// "Wed, 21 Oct 2015 07:28:00 GMT" → "2015-10-21T07:28:00.000Z"; unchanged if unparsable.
+std::string HttpDateToIso(std::string_view http_date) {
+  std::tm tm{};
+  std::string s(http_date);
+  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm) == nullptr) return s;
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  return buf;
+}
+
+// What a HEAD's or GET's response headers say about the object; the size from Content-Range's
+// total when the reply is partial, else from Content-Length.
+ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& head) {
   ObjectInfo info;
   info.key = std::string(key);
   info.etag = StripQuotes(head.Header("etag"));
+  info.last_modified = HttpDateToIso(head.Header("last-modified"));
   info.content_type = std::string(head.Header("content-type"));
   info.content_encoding = std::string(head.Header("content-encoding"));
   std::string_view range = head.Header("content-range");  // "bytes 0-99/12345"
@@ -112,16 +124,6 @@ ObjectInfo ReadInfo(std::string_view key, const HttpResponse& head) {
     std::from_chars(len.data(), len.data() + len.size(), info.size);
   }
   return info;
-}
-
-// "Wed, 21 Oct 2015 07:28:00 GMT" → "2015-10-21T07:28:00.000Z"; unchanged if unparsable.
-std::string HttpDateToIso(std::string_view http_date) {
-  std::tm tm{};
-  std::string s(http_date);
-  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm) == nullptr) return s;
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  return buf;
 }
 
 std::string Base64Md5(std::string_view data) {
@@ -219,15 +221,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
       }
       return ErrorFor("stat", bucket, key, resp);
     }
-    ObjectInfo info;
-    info.key = std::string(key);
-    auto len = resp.Header("content-length");
-    std::from_chars(len.data(), len.data() + len.size(), info.size);
-    info.etag = StripQuotes(resp.Header("etag"));
-    info.last_modified = HttpDateToIso(resp.Header("last-modified"));
-    info.content_type = std::string(resp.Header("content-type"));
-    info.content_encoding = std::string(resp.Header("content-encoding"));
-    return info;
+    return InfoFromHeaders(key, resp);
   }
 
   Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
@@ -246,23 +240,24 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     }
     if (!options.if_match.empty()) headers.emplace_back("if-match", "\"" + options.if_match + "\"");
     uint64_t written = 0;
-    http::BodySink body{[&](const char* d, size_t n) -> Status {
-                          if (n > length - written) {
-                            return Status(StatusCode::kPreconditionFailed,
-                                          "read " + s_.scheme + "://" + std::string(bucket) + "/" +
-                                              std::string(key) +
-                                              ": the object is larger than when it was listed "
-                                              "(it changed while being read): rerun on the new "
-                                              "version");
-                          }
-                          written += n;
-                          return sink->Write(d, n);
-                        },
-                        [&] {
-                          written = 0;
-                          sink->Reset();
-                        },
-                        [&](const HttpResponse& head) { sink->OnObject(ReadInfo(key, head)); }};
+    http::BodySink body{
+        [&](const char* d, size_t n) -> Status {
+          if (n > length - written) {
+            return Status(StatusCode::kPreconditionFailed,
+                          "read " + s_.scheme + "://" + std::string(bucket) + "/" +
+                              std::string(key) +
+                              ": the object is larger than when it was listed "
+                              "(it changed while being read): rerun on the new "
+                              "version");
+          }
+          written += n;
+          return sink->Write(d, n);
+        },
+        [&] {
+          written = 0;
+          sink->Reset();
+        },
+        [&](const HttpResponse& head) { sink->OnObject(InfoFromHeaders(key, head)); }};
     QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", bucket, key, {}, headers, {}, &body));
     if (resp.status == 416) return uint64_t{0};  // offset at or past the end
     if (resp.status != 200 && resp.status != 206) return ErrorFor("read", bucket, key, resp);
