@@ -25,7 +25,46 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-class TokenServer:
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Kept-alive HTTP/1.1 without log lines, with the reading and replying the stand-ins share."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        length = int(self.headers.get("Content-Length", 0) or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _form(self):
+        return urllib.parse.parse_qs(self._body().decode())
+
+    def _send(self, status, data, headers):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if "Content-Length" not in headers:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+class _Loopback:
+    """A stand-in served on a free loopback port, on a daemon thread."""
+
+    def _start(self, handler):
+        self._server = _Server(("127.0.0.1", 0), handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class TokenServer(_Loopback):
     def __init__(self, good_key, ttl_seconds=3600):
         self.good_key = good_key
         self.ttl = ttl_seconds
@@ -34,15 +73,9 @@ class TokenServer:
         self._lock = threading.Lock()
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(_Handler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                form = urllib.parse.parse_qs(body)
+                form = self._form()
                 with outer._lock:
                     outer.requests += 1
                     n = outer.requests
@@ -60,28 +93,17 @@ class TokenServer:
                                   "expires_in": outer.ttl, "expiration": now + outer.ttl})
 
             def _reply(self, status, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(status, json.dumps(obj).encode(), {"Content-Type": "application/json"})
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/identity/token"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = self._start(Handler) + "/identity/token"
 
     def valid(self, token):
         with self._lock:
             exp = self.issued.get(token)
         return exp is not None and time.time() < exp
 
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
 
-
-class BearerFront:
+class BearerFront(_Loopback):
     def __init__(self, tokens, rgw_endpoint, access_key, secret_key):
         self.tokens = tokens
         self.connections = 0
@@ -92,12 +114,7 @@ class BearerFront:
         local = threading.local()
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(_Handler):
             def setup(self):
                 super().setup()
                 # Headers and body go out in two writes: without this, Nagle's algorithm and
@@ -109,8 +126,7 @@ class BearerFront:
             def _handle(self):
                 with outer._lock:
                     outer.requests += 1
-                length = int(self.headers.get("Content-Length", 0) or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._body()
                 auth = self.headers.get("Authorization", "")
                 if not auth.startswith("Bearer ") or not outer.tokens.valid(auth[7:]):
                     code = "ExpiredToken" if auth.startswith("Bearer ") else "AccessDenied"
@@ -138,28 +154,12 @@ class BearerFront:
                     keep["Content-Length"] = resp.getheader("Content-Length", "0")
                 self._send(resp.status, data, keep)
 
-            def _send(self, status, data, headers):
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                if "Content-Length" not in headers:
-                    self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
+        self.endpoint = self._start(Handler)
 
 
-class SessionTokenServer:
+class SessionTokenServer(_Loopback):
     """Plays STS GetSessionToken (the local RGW does not serve it): checks that the request is a
     SigV4-signed POST of Action=GetSessionToken and answers with the keys it was given."""
 
@@ -167,15 +167,9 @@ class SessionTokenServer:
         self.requests = []
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(_Handler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                form = urllib.parse.parse_qs(body)
+                form = self._form()
                 outer.requests.append((form, self.headers.get("Authorization", "")))
                 expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 900))
                 xml = (f"<GetSessionTokenResponse><GetSessionTokenResult><Credentials>"
@@ -184,16 +178,6 @@ class SessionTokenServer:
                        f"<SessionToken>{session_token}</SessionToken>"
                        f"<Expiration>{expires}</Expiration></Credentials>"
                        f"</GetSessionTokenResult></GetSessionTokenResponse>").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(xml)))
-                self.end_headers()
-                self.wfile.write(xml)
+                self._send(200, xml, {"Content-Type": "text/xml"})
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
+        self.url = self._start(Handler) + "/"
