@@ -61,9 +61,14 @@ class BufferSink final : public ReadSink {
 // Large buffers are backed by transparent huge pages where the kernel allows.
 class StreamingRead {
  public:
+  // A good `batch` for Next() while the read is still arriving: enough to keep wakeups rare,
+  // little enough that the bytes are still in cache when the consumer reads them.
+  static constexpr size_t kConsumeBatch = size_t{512} * 1024;
+
   // Starts reading [offset, offset+length) (`length` finite). `store` must outlive this object.
   // With `here`, the read runs to its end on the calling thread before the constructor returns
-  // (no thread of its own; for small reads the caller would wait for anyway; needs window 0).
+  // (no thread of its own; for small reads the caller would wait for anyway); `window` is then
+  // ignored, as the buffer must hold the whole range.
   StreamingRead(ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
                 uint64_t length, const ReadOptions& options, size_t window = 0, bool here = false);
   ~StreamingRead();  // abandons the read if it still runs, and waits for its thread

@@ -16,10 +16,6 @@ namespace {
 
 constexpr uint64_t kFirstPastStopRead = uint64_t{64} * 1024;
 
-// Bytes the consumer waits for at a time while the part it reads is still arriving: enough to
-// keep wakeups rare, little enough that the bytes are still in cache when it reads them.
-constexpr size_t kConsumeBatch = size_t{512} * 1024;
-
 // Reads up to this long, when they are all that is left, run on the consumer's thread.
 constexpr uint64_t kReadHereMax = 1 << 20;
 
@@ -55,7 +51,7 @@ class RangeFetcher {
         Launch(len);
       }
       StreamingRead& head = *in_flight_.front();
-      QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(consumed_, kConsumeBatch));
+      QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(consumed_, StreamingRead::kConsumeBatch));
       if (!data.empty()) {
         consumed_ += data.size();
         bytes_ += data.size();

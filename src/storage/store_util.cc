@@ -36,9 +36,6 @@ constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kPoolGranule = size_t{64} << 10;  // sizes round up to this
 constexpr size_t kPoolMaxIdleBytes = size_t{128} << 20;
 constexpr auto kPoolMaxIdleAge = std::chrono::seconds(10);
-// Bytes a consumer of a StreamingRead waits for at a time while the read is still arriving:
-// enough to keep wakeups rare, little enough that they are still in cache when it reads them.
-constexpr size_t kConsumeBatch = size_t{512} * 1024;
 
 char* MapHugeAligned(size_t bytes) {
   const size_t span = bytes + kHugePage;
@@ -616,7 +613,7 @@ Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::
     }
     if (in_flight.empty()) break;
     StreamingRead& head = *in_flight.front();
-    QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(from, kConsumeBatch));
+    QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(from, StreamingRead::kConsumeBatch));
     if (!data.empty()) {
       from += data.size();
       consumed += data.size();
