@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,19 @@ class ReadSink {
   // What the response says about the object (etag, content_type, content_encoding, and size
   // where known), before the first Write of each attempt that carries bytes. Ignored by default.
   virtual void OnObject(const ObjectInfo& info) { (void)info; }
+
+  // Receiving in place, optional: a sink that says true here may be given its bytes through
+  // Room() and Commit() instead of Write(), by backends that can receive straight into its
+  // memory (s3: from the socket, with no copy in between). Other backends call Write().
+  virtual bool ReceivesInPlace() const { return false; }
+  // Memory of the sink's own for the next bytes: at least one byte. It may wait until there is
+  // room; an error aborts the read (and is its result).
+  virtual Result<std::span<char>> Room() { return Internal("this sink takes bytes only by Write"); }
+  // `size` bytes (no more than the last Room() offered) have arrived at the start of that room.
+  virtual Status Commit(size_t size) {
+    (void)size;
+    return Internal("this sink takes bytes only by Write");
+  }
 };
 
 // Writes data in order; for remote stores, parts above the store's multipart threshold are

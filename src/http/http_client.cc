@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <thread>
+
+#include "http/direct_connection.h"
 
 namespace quarry::http {
 namespace {
@@ -58,6 +62,29 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// For sinks that only receive in place, when the body comes through curl's buffer after all.
+Status CopyToRoom(BodySink& sink, const char* data, size_t size) {
+  while (size > 0) {
+    QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink.room());
+    if (room.empty()) return Internal("a body sink offered no room");
+    const size_t n = std::min(size, room.size());
+    std::memcpy(room.data(), data, n);
+    QUARRY_RETURN_IF_ERROR(sink.commit(n));
+    data += n;
+    size -= n;
+  }
+  return Status::Ok();
+}
+
+// libcurl's own proxy variables; connections of the client's own do not go through proxies.
+bool ProxyInEnvironment() {
+  for (const char* name : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') return true;
+  }
+  return false;
+}
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
@@ -73,7 +100,7 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     }
   }
   if (t->to_sink) {
-    t->sink_status = t->sink->write(data, len);
+    t->sink_status = t->sink->write ? t->sink->write(data, len) : CopyToRoom(*t->sink, data, len);
     if (!t->sink_status.ok()) return 0;  // aborts the transfer
   } else {
     t->response->body.append(data, len);
@@ -110,7 +137,10 @@ struct HttpClient::Handle {
   }
 };
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(options) { EnsureCurlInitialised(); }
+HttpClient::HttpClient(HttpClientOptions options)
+    : options_(options), in_place_allowed_(options.receive_in_place && !ProxyInEnvironment()) {
+  EnsureCurlInitialised();
+}
 
 HttpClient::~HttpClient() = default;
 
@@ -212,6 +242,55 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
   return response;
 }
 
+Result<HttpResponse> HttpClient::SendInPlace(const HttpRequest& request, BodySink* sink,
+                                             bool* retryable) {
+  const std::string origin = DirectConnection::OriginOf(request.url);
+  std::unique_ptr<DirectConnection> conn;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = direct_idle_.begin(); it != direct_idle_.end(); ++it) {
+      if ((*it)->origin() == origin) {
+        conn = std::move(*it);
+        direct_idle_.erase(it);
+        break;
+      }
+    }
+  }
+  bool was_idle = conn != nullptr;
+  for (;;) {
+    if (conn == nullptr) {
+      auto opened = DirectConnection::Open(request.url, options_);
+      if (!opened.ok()) {
+        *retryable = opened.status().retryable();
+        return opened.status();
+      }
+      conn = std::move(*opened);
+      ++stats_.connections_opened;
+    }
+    DirectConnection::Outcome out;
+    Status s = conn->Exchange(request, sink, &out);
+    stats_.bytes_received += out.body_bytes;
+    stats_.bytes_sent += request.body.size();
+    if (!s.ok()) {
+      conn.reset();
+      // A kept-alive connection the server had closed meanwhile: the request never reached it,
+      // so it goes once more on a fresh connection without counting as a retry.
+      if (was_idle && out.no_reply) {
+        was_idle = false;
+        continue;
+      }
+      *retryable = s.retryable();
+      return s;
+    }
+    if (out.reusable) {
+      std::lock_guard<std::mutex> lock(mu_);
+      direct_idle_.push_back(std::move(conn));
+    }
+    *retryable = IsRetryableHttpStatus(out.response.status, out.response.body);
+    return std::move(out.response);
+  }
+}
+
 Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>& build,
                                       BodySink* sink) {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -236,7 +315,12 @@ Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>&
     }
     ++stats_.requests;
     bool retryable = false;
-    last = SendOnce(handle.get(), request, sink, &retryable);
+    if (in_place_allowed_ && request.method == "GET" && sink != nullptr &&
+        sink->receives_in_place()) {
+      last = SendInPlace(request, sink, &retryable);
+    } else {
+      last = SendOnce(handle.get(), request, sink, &retryable);
+    }
     if (!retryable) break;
     if (!last.ok()) {
       // A broken connection stays in the handle's cache only if curl thinks it is alive;

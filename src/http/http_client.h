@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,8 @@
 #include "quarry/status.h"
 
 namespace quarry::http {
+
+class DirectConnection;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -47,6 +50,16 @@ struct BodySink {
   // Optional: the response's status and headers (body still empty), once per attempt, before
   // the first write.
   std::function<void(const HttpResponse& head)> head;
+  // Optional, both or neither: receiving without a copy. `room` returns memory of the sink's own
+  // for the next bytes of the body (at least one byte; it may wait until there is room, and an
+  // error aborts the transfer); after receiving n bytes there (n <= its size) the client calls
+  // `commit(n)`. With both set, a GET's 2xx body goes from the socket (or TLS) straight into
+  // that memory and `write` is not called; without them, bytes are copied out of libcurl's
+  // buffer through `write`.
+  std::function<Result<std::span<char>>()> room;
+  std::function<Status(size_t size)> commit;
+
+  bool receives_in_place() const { return room && commit; }
 };
 
 // Exponential backoff with full jitter: attempt n (0-based) waits uniform(0, min(max, base*2^n)).
@@ -61,6 +74,10 @@ struct HttpClientOptions {
   // A transfer slower than 1 byte/s for this long is abandoned (and retried).
   int low_speed_time_s = 30;
   bool verify_tls = true;
+  // GETs whose sink has room/commit are received in place, on connections of the client's own
+  // (libcurl connects and moves the bytes; the client writes the request and parses the reply).
+  // Off, or when a proxy is set in the environment, every request goes through curl's transfer.
+  bool receive_in_place = true;
   RetryPolicy retry;
 };
 
@@ -100,10 +117,15 @@ class HttpClient {
   Result<HttpResponse> SendOnce(Handle* handle, const HttpRequest& request, BodySink* sink,
                                 bool* retryable);
 
+  // A GET received in place, on a connection of the pool below (see direct_connection.h).
+  Result<HttpResponse> SendInPlace(const HttpRequest& request, BodySink* sink, bool* retryable);
+
   HttpClientOptions options_;
+  bool in_place_allowed_ = false;  // the option, and no proxy in the environment
   HttpStats stats_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;
+  std::vector<std::unique_ptr<DirectConnection>> direct_idle_;  // guarded by mu_
 };
 
 }  // namespace quarry::http

@@ -11,13 +11,17 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace quarry::http {
 namespace {
 
 // Serves raw HTTP replies chosen by `reply(request_index)` on 127.0.0.1; keeps connections
-// alive unless the reply closes them (an empty reply string drops the connection at once).
+// alive unless the reply closes them (an empty reply string drops the connection at once; a
+// reply with the header "X-Test-Then-Drop: 1" drops it after the reply, without telling).
 class ScriptedServer {
  public:
   explicit ScriptedServer(std::function<std::string(int)> reply) : reply_(std::move(reply)) {
@@ -69,7 +73,10 @@ class ScriptedServer {
         std::string reply = reply_(requests_++);
         if (reply.empty()) break;
         ::write(c, reply.data(), reply.size());
-        if (reply.find("Connection: close") != std::string::npos) break;
+        if (reply.find("Connection: close") != std::string::npos ||
+            reply.find("X-Test-Then-Drop: 1") != std::string::npos) {
+          break;
+        }
       }
       ::close(c);
     }
@@ -185,6 +192,212 @@ TEST(HttpClientTest, TruncatedBodyIsRetriedAndDeliveredOnce) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(got, "abcdefghij");
   EXPECT_EQ(client.stats().retries.load(), 1u);
+}
+
+// A sink that receives in place through rooms of at most `room_size` bytes.
+struct InPlaceSink {
+  explicit InPlaceSink(size_t room_size) : room(room_size) {
+    sink.room = [this]() -> Result<std::span<char>> {
+      if (!fail_room.ok()) return fail_room;
+      return std::span<char>(room.data(), room.size());
+    };
+    sink.commit = [this](size_t n) {
+      got.append(room.data(), n);
+      ++commits;
+      return Status::Ok();
+    };
+    sink.reset = [this] {
+      got.clear();
+      copied.clear();
+      ++resets;
+    };
+    sink.head = [this](const HttpResponse& h) { heads.push_back(h.status); };
+    sink.write = [this](const char* d, size_t n) {
+      copied.append(d, n);
+      ++writes;
+      return Status::Ok();
+    };
+  }
+  std::vector<char> room;
+  std::string got;     // what arrived in place
+  std::string copied;  // what arrived by write
+  int commits = 0, resets = 0, writes = 0;
+  std::vector<int> heads;
+  Status fail_room;
+  BodySink sink;
+};
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed;
+  for (auto& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+TEST(HttpClientInPlaceTest, BodyGoesStraightIntoTheSinksRoomsOnOneKeptConnection) {
+  const std::string body = RandomBytes(300'000, 1);
+  ScriptedServer server([&](int) { return Reply(200, body); });
+  HttpClient client(FastRetries(1));
+  for (size_t room : {size_t{1}, size_t{7}, size_t{4096}, size_t{1} << 20}) {
+    InPlaceSink in(room);
+    auto r = Get(client, server.url(), &in.sink);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->body.empty());
+    EXPECT_EQ(in.got, body) << "room " << room;
+    EXPECT_EQ(in.writes, 0);  // no copy through curl's buffer
+    EXPECT_EQ(in.heads, std::vector<int>{200});
+  }
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(client.stats().connections_opened.load(), 1u);
+  EXPECT_EQ(client.stats().bytes_received.load(), 4 * body.size());
+}
+
+TEST(HttpClientInPlaceTest, SameBytesAsTheCopyingPath) {
+  const std::string body = RandomBytes(1 << 20, 2);
+  // One server each: a scripted server serves one connection at a time, and both are kept.
+  ScriptedServer server_a([&](int) { return Reply(206, body); });
+  ScriptedServer server_b([&](int) { return Reply(206, body); });
+  HttpClientOptions copying = FastRetries(1);
+  copying.receive_in_place = false;
+  HttpClient in_place_client(FastRetries(1));
+  HttpClient copying_client(copying);
+  InPlaceSink a(65'536);
+  InPlaceSink b(65'536);
+  ASSERT_TRUE(Get(in_place_client, server_a.url(), &a.sink).ok());
+  ASSERT_TRUE(Get(copying_client, server_b.url(), &b.sink).ok());
+  EXPECT_EQ(a.got, body);
+  EXPECT_EQ(a.writes, 0);
+  EXPECT_EQ(b.copied, body);  // the copying path writes, and never asks for room
+  EXPECT_EQ(b.commits, 0);
+}
+
+TEST(HttpClientInPlaceTest, ChunkedBodyWithExtensionsAndTrailers) {
+  ScriptedServer server([](int) {
+    return std::string(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;name=value\r\nhello\r\n"
+        "1\r\n,\r\n"
+        "6\r\n world\r\n"
+        "0\r\nX-Checksum: 1\r\n\r\n");
+  });
+  HttpClient client(FastRetries(1));
+  for (int i = 0; i < 3; ++i) {
+    InPlaceSink in(4);
+    auto r = Get(client, server.url(), &in.sink);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(in.got, "hello, world");
+  }
+  EXPECT_EQ(server.connections(), 1);  // chunked framing ends cleanly: the connection is reused
+}
+
+TEST(HttpClientInPlaceTest, BodyUntilTheServerClosesAndInterimReplies) {
+  ScriptedServer server([](int i) {
+    if (i == 0) return std::string("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end");
+    return std::string("HTTP/1.1 100 Continue\r\n\r\n") + Reply(200, "after interim");
+  });
+  HttpClient client(FastRetries(1));
+  InPlaceSink first(3);
+  ASSERT_TRUE(Get(client, server.url(), &first.sink).ok());
+  EXPECT_EQ(first.got, "to the end");
+  InPlaceSink second(3);
+  auto r = Get(client, server.url(), &second.sink);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(second.got, "after interim");
+  EXPECT_EQ(second.heads, std::vector<int>{200});
+  EXPECT_EQ(server.connections(), 2);  // the closed one was not reused
+}
+
+TEST(HttpClientInPlaceTest, TruncatedBodyIsRetriedAndDeliveredOnce) {
+  // The first reply promises 10 bytes, sends 4, and the connection drops.
+  ScriptedServer dropping([](int i) {
+    return i == 0 ? std::string(
+                        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n"
+                        "X-Test-Then-Drop: 1\r\n\r\nabcd")
+                  : Reply(200, "abcdefghij");
+  });
+  HttpClient client(FastRetries(3));
+  InPlaceSink in(2);
+  auto r = Get(client, dropping.url(), &in.sink);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(in.got, "abcdefghij");
+  EXPECT_EQ(in.resets, 1);
+  EXPECT_EQ(client.stats().retries.load(), 1u);
+}
+
+TEST(HttpClientInPlaceTest, ErrorBodiesAreKeptAndNeverReachTheSink) {
+  ScriptedServer server([](int i) {
+    return i == 0 ? Reply(503, "<Error><Code>SlowDown</Code></Error>")
+                  : Reply(404, "<Error><Code>NoSuchKey</Code></Error>");
+  });
+  HttpClient client(FastRetries(3));
+  InPlaceSink in(16);
+  auto r = Get(client, server.url(), &in.sink);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("NoSuchKey"), std::string::npos);
+  EXPECT_TRUE(in.got.empty());
+  EXPECT_EQ(in.commits, 0);
+  EXPECT_TRUE(in.heads.empty());
+  EXPECT_EQ(server.requests(), 2);
+  EXPECT_EQ(server.connections(), 1);  // error replies with a length keep the connection
+}
+
+TEST(HttpClientInPlaceTest, StaleKeptConnectionIsReplacedWithoutARetry) {
+  ScriptedServer server([](int i) {
+    return i == 0 ? std::string(
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                        "X-Test-Then-Drop: 1\r\n\r\nok")
+                  : Reply(200, "again");
+  });
+  HttpClient client(FastRetries(1));  // no retries allowed: the resend must not count as one
+  InPlaceSink first(8);
+  ASSERT_TRUE(Get(client, server.url(), &first.sink).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the server has closed it
+  InPlaceSink second(8);
+  auto r = Get(client, server.url(), &second.sink);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(second.got, "again");
+  EXPECT_EQ(client.stats().retries.load(), 0u);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpClientInPlaceTest, SinkErrorAbortsWithoutRetryOrReuse) {
+  ScriptedServer server([](int) { return Reply(200, "0123456789"); });
+  HttpClient client(FastRetries(5));
+  InPlaceSink in(4);
+  in.fail_room = Status(StatusCode::kPreconditionFailed, "the object changed");
+  auto r = Get(client, server.url(), &in.sink);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPreconditionFailed);
+  EXPECT_EQ(server.requests(), 1);
+  InPlaceSink ok(4);
+  ASSERT_TRUE(Get(client, server.url(), &ok.sink).ok());
+  EXPECT_EQ(ok.got, "0123456789");
+  EXPECT_EQ(server.connections(), 2);  // the aborted connection had unread bytes: not reused
+}
+
+TEST(HttpClientInPlaceTest, MalformedRepliesFailLoudly) {
+  ScriptedServer server([](int i) {
+    switch (i % 3) {
+      case 0: return std::string("HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n");
+      case 1: return std::string("SSH-2.0-OpenSSH\r\n\r\n");
+      default: return std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    }
+  });
+  HttpClient client(FastRetries(1));
+  for (const char* want : {"Content-Length", "not HTTP", "chunk size"}) {
+    InPlaceSink in(8);
+    auto r = Get(client, server.url(), &in.sink);
+    ASSERT_FALSE(r.ok()) << want;
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("127.0.0.1"), std::string::npos);
+  }
 }
 
 TEST(HttpClientTest, UnreachableEndpointFailsFastNamingIt) {

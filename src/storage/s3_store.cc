@@ -240,16 +240,15 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     }
     if (!options.if_match.empty()) headers.emplace_back("if-match", "\"" + options.if_match + "\"");
     uint64_t written = 0;
+    auto grew = [&] {
+      return Status(StatusCode::kPreconditionFailed,
+                    "read " + s_.scheme + "://" + std::string(bucket) + "/" + std::string(key) +
+                        ": the object is larger than when it was listed (it changed while being "
+                        "read): rerun on the new version");
+    };
     http::BodySink body{
         [&](const char* d, size_t n) -> Status {
-          if (n > length - written) {
-            return Status(StatusCode::kPreconditionFailed,
-                          "read " + s_.scheme + "://" + std::string(bucket) + "/" +
-                              std::string(key) +
-                              ": the object is larger than when it was listed "
-                              "(it changed while being read): rerun on the new "
-                              "version");
-          }
+          if (n > length - written) return grew();
           written += n;
           return sink->Write(d, n);
         },
@@ -258,6 +257,17 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
           sink->Reset();
         },
         [&](const HttpResponse& head) { sink->OnObject(InfoFromHeaders(key, head)); }};
+    if (sink->ReceivesInPlace()) {
+      body.room = [&]() -> Result<std::span<char>> {
+        if (written == length) return grew();
+        QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->Room());
+        return room.first(static_cast<size_t>(std::min<uint64_t>(room.size(), length - written)));
+      };
+      body.commit = [&](size_t n) {
+        written += n;
+        return sink->Commit(n);
+      };
+    }
     QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", bucket, key, {}, headers, {}, &body));
     if (resp.status == 416) return uint64_t{0};  // offset at or past the end
     if (resp.status != 200 && resp.status != 206) return ErrorFor("read", bucket, key, resp);
@@ -760,6 +770,8 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
   http_options.retry.max_attempts = static_cast<int>(std::max<uint64_t>(1, attempts));
   std::string verify = Get(options, "verify_tls", "true");
   http_options.verify_tls = !(verify == "false" || verify == "0" || verify == "no");
+  std::string in_place = Get(options, "receive_in_place", "true");
+  http_options.receive_in_place = !(in_place == "false" || in_place == "0" || in_place == "no");
   s.service_instance_id = Get(options, "service_instance_id");
   auto store = std::make_shared<S3Store>(std::move(s), http_options);
   QUARRY_RETURN_IF_ERROR(store->InitCredentials(options));

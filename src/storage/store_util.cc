@@ -200,52 +200,90 @@ struct StreamingRead::State {
   std::mutex mu;
   std::condition_variable cv;        // the consumer waits here for data
   std::condition_variable cv_space;  // the writer waits here for room in the ring
-  bool writer_waiting = false;       // guarded by mu
-  bool done = false;                 // guarded by mu
-  Status status;                     // guarded by mu; the read's outcome once done
-  std::string content_encoding;      // guarded by mu; as the response said
+  // While the writer waits for room: the `released` it waits for (guarded by mu), else 0.
+  uint64_t writer_waits_for = 0;
+  bool done = false;             // guarded by mu
+  Status status;                 // guarded by mu; the read's outcome once done
+  std::string content_encoding;  // guarded by mu; as the response said
 };
 
 namespace {
 
-// Copies a StreamingRead's body into its ring and publishes the progress, waiting for room when
-// the ring is full. A retry sends the range again from its first byte: what already arrived is
-// skipped, not rewritten.
+// Puts a StreamingRead's body into its ring (received there in place where the backend can,
+// else copied by Write) and publishes the progress, waiting for room when the ring is full. A retry
+// sends the range again from its first byte: what already arrived is skipped, not rewritten.
 class StreamingSink final : public ReadSink {
  public:
   explicit StreamingSink(StreamingRead::State* state) : state_(state) {}
 
   Status Write(const char* data, size_t size) override {
-    StreamingRead::State& st = *state_;
-    if (st.cancelled.load(std::memory_order_relaxed)) return Cancelled();
     const size_t skip = static_cast<size_t>(std::min<uint64_t>(skip_, size));
     skip_ -= skip;
     data += skip;
     size -= skip;
-    if (size > st.length - written_) return Internal("read returned more bytes than requested");
     while (size > 0) {
-      const uint64_t room = st.capacity - (written_ - st.released.load());
-      if (room == 0) {
-        std::unique_lock<std::mutex> lock(st.mu);
-        st.writer_waiting = true;
-        st.cv_space.wait(lock, [&] {
-          return st.cancelled.load() || st.released.load() + st.capacity > written_;
-        });
-        st.writer_waiting = false;
-        if (st.cancelled.load()) return Cancelled();
-        continue;
-      }
-      const uint64_t at = written_ % st.capacity;
-      const size_t n = static_cast<size_t>(std::min<uint64_t>({size, room, st.capacity - at}));
-      std::memcpy(st.buf.data() + at, data, n);
+      QUARRY_ASSIGN_OR_RETURN(std::span<char> room, Room());
+      const size_t n = std::min(size, room.size());
+      std::memcpy(room.data(), data, n);
+      QUARRY_RETURN_IF_ERROR(Commit(n));
       data += n;
       size -= n;
-      written_ += n;
-      st.filled.store(written_);
-      if (written_ >= st.wake_at.load()) {
-        std::lock_guard<std::mutex> lock(st.mu);  // the consumer is waiting, or about to
-        st.cv.notify_one();
+    }
+    return Status::Ok();
+  }
+
+  bool ReceivesInPlace() const override { return true; }
+
+  // The ring's free room after what arrived, waiting while it is full. A retried read first
+  // resends what already arrived: that goes to a scratch buffer and is dropped.
+  Result<std::span<char>> Room() override {
+    StreamingRead::State& st = *state_;
+    if (st.cancelled.load(std::memory_order_relaxed)) return Cancelled();
+    if (skip_ > 0) {
+      scratch_.resize(kScratch);
+      return std::span<char>(scratch_.data(),
+                             static_cast<size_t>(std::min<uint64_t>(skip_, kScratch)));
+    }
+    if (written_ == st.length) return Internal("read returned more bytes than requested");
+    for (;;) {
+      const uint64_t room = st.capacity - (written_ - st.released.load());
+      if (room > 0) {
+        const uint64_t at = written_ % st.capacity;
+        const auto n =
+            static_cast<size_t>(std::min<uint64_t>({room, st.capacity - at, st.length - written_}));
+        return std::span<char>(st.buf.data() + at, n);
       }
+      // The ring is full: wait for a good piece of room, not the first byte of it (resuming on
+      // every small release would receive in small pieces, with a wakeup each). The consumer
+      // never waits for more than capacity - capacity/4 bytes, so it cannot wait on this.
+      const uint64_t wanted = written_ + ResumeRoom() - st.capacity;
+      std::unique_lock<std::mutex> lock(st.mu);
+      st.writer_waits_for = wanted;
+      st.cv_space.wait(lock, [&] { return st.cancelled.load() || st.released.load() >= wanted; });
+      st.writer_waits_for = 0;
+      if (st.cancelled.load()) return Cancelled();
+    }
+  }
+
+  // The room worth resuming for: a quarter of the ring (at most a consume batch), or what is
+  // left of the range; at least one byte.
+  uint64_t ResumeRoom() const {
+    const StreamingRead::State& st = *state_;
+    return std::max<uint64_t>(1, std::min<uint64_t>({st.capacity / 4, StreamingRead::kConsumeBatch,
+                                                     st.length - written_}));
+  }
+
+  Status Commit(size_t size) override {
+    if (skip_ > 0) {
+      skip_ -= std::min<uint64_t>(skip_, size);
+      return Status::Ok();
+    }
+    StreamingRead::State& st = *state_;
+    written_ += size;
+    st.filled.store(written_);
+    if (written_ >= st.wake_at.load()) {
+      std::lock_guard<std::mutex> lock(st.mu);  // the consumer is waiting, or about to
+      st.cv.notify_one();
     }
     return Status::Ok();
   }
@@ -260,9 +298,12 @@ class StreamingSink final : public ReadSink {
   static Status Cancelled() { return Internal("read cancelled"); }
 
  private:
+  static constexpr uint64_t kScratch = 64 * 1024;
+
   StreamingRead::State* state_;
   uint64_t written_ = 0;  // this thread's copy of `filled`
   uint64_t skip_ = 0;     // bytes of a retried read that already arrived
+  std::string scratch_;   // where a retry's resent bytes are received and dropped
 };
 
 }  // namespace
@@ -308,12 +349,13 @@ std::string StreamingRead::content_encoding() const {
 
 Result<std::string_view> StreamingRead::Next(uint64_t from, size_t batch) {
   State& st = *state_;
-  const uint64_t want =
-      std::min<uint64_t>({from + std::max<size_t>(batch, 1), st.length, from + st.capacity});
+  // Never more than the writer leaves when it waits for room (see StreamingSink::Room).
+  const uint64_t want = std::min<uint64_t>(
+      {from + std::max<size_t>(batch, 1), st.length, from + st.capacity - st.capacity / 4});
   std::unique_lock<std::mutex> lock(st.mu);
   if (from > st.released.load()) {
     st.released.store(from);
-    if (st.writer_waiting) st.cv_space.notify_one();
+    if (st.writer_waits_for != 0 && from >= st.writer_waits_for) st.cv_space.notify_one();
   }
   if (!st.done && st.filled.load() < want) {
     st.wake_at.store(want);
