@@ -15,20 +15,15 @@ import quarry
 
 
 def count_records(obj):
-    # readinto fills one buffer again and again (no allocation per read); numpy counts the
-    # newlines about 6x faster than bytes.count.
+    # chunks() hands out views of the buffers the object's bytes were received into (no copy);
+    # numpy counts the newlines about 6x faster than bytes.count.
     n = 0
-    last = b"\n"
-    buf = bytearray(1 << 20)
-    view = np.frombuffer(buf, np.uint8)
-    stream = obj.data_stream
-    while True:
-        got = stream.readinto(buf)
-        if not got:
-            break
-        n += int(np.count_nonzero(view[:got] == 10))
-        last = buf[got - 1:got]
-    return n + (last != b"\n")
+    last = 10
+    for view in obj.data_stream.chunks():
+        data = np.frombuffer(view, np.uint8)
+        n += int(np.count_nonzero(data == 10))
+        last = data[-1]
+    return n + int(last != 10)
 
 
 def main():

@@ -32,6 +32,15 @@ class DataStream {
   // and is valid until the next call on the stream. Position and Tell() move as with Read.
   virtual Result<std::string_view> ReadChunk(size_t max = SIZE_MAX);
 
+  // Like ReadChunk, and the view's memory stays allocated as long as `owner` is held, also past
+  // the next call and the stream's end (for views handed to other languages, whose holders the
+  // stream cannot see). Its bytes are only meaningful until the next call: buffers are reused.
+  struct SharedChunk {
+    std::string_view data;
+    std::shared_ptr<const void> owner;
+  };
+  virtual Result<SharedChunk> ReadSharedChunk(size_t max = SIZE_MAX);
+
   // The next record including its separator (the plan's newline, or "\n" in byte mode); the last
   // record may lack one. An empty string means the end.
   virtual Result<std::string> ReadLine() = 0;

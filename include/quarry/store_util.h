@@ -79,6 +79,9 @@ class StreamingRead {
   uint64_t length() const;
   // The response's Content-Encoding ("" when none, or before any byte arrived).
   std::string content_encoding() const;
+  // Keeps the memory that Next()'s views point into allocated while held, also after this
+  // object is gone (its bytes are only meaningful as Next() says).
+  std::shared_ptr<const void> buffer_owner() const { return state_; }
 
   // The bytes received past the first `from` ones (the caller is done with those: a ring may
   // reuse their room), once there are at least `batch` of them (or as many as the ring can hold

@@ -10,8 +10,9 @@ _STREAM_OPTION_KEYS = ("newline", "header", "decompress", "part_size", "readahea
 
 
 class DataStream(io.RawIOBase):
-    """A partition's data as a binary file: read, readinto (zero-copy into any writable buffer),
-    readline, iteration by records, seek/tell within the partition, close, context manager.
+    """A partition's data as a binary file: read, readinto (into any writable buffer), readline,
+    iteration by records, seek/tell within the partition, close, context manager; and, without a
+    copy, read_chunk / chunks (views of the buffers the object's bytes were received into).
 
     Usable by PIL.Image.open, io.TextIOWrapper + csv, pandas.read_csv and anything that reads a
     binary file."""
@@ -29,6 +30,24 @@ class DataStream(io.RawIOBase):
     def readinto(self, buffer):
         self._check_open()
         return self._native.readinto(buffer)
+
+    def read_chunk(self, size=-1):
+        """The next bytes without a copy: a read-only memoryview of the buffer the HTTP body was
+        received into (at most `size` bytes; all that is at hand when negative). Empty at the end.
+
+        Use it before the next read on this stream: buffers are then reused, so the view stays
+        safe to touch but its bytes may have changed (copy with bytes(view) to keep them)."""
+        self._check_open()
+        return self._native.read_chunk(-1 if size is None else size)
+
+    def chunks(self, size=-1):
+        """Iterates over the rest of the data as read_chunk views (see read_chunk)."""
+        self._check_open()
+        while True:
+            view = self._native.read_chunk(-1 if size is None else size)
+            if not len(view):
+                return
+            yield view
 
     def read(self, size=-1):
         self._check_open()

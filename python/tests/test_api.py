@@ -54,7 +54,7 @@ def test_open_is_a_binary_file(bucket):
     assert text.read().splitlines() == ["one", "two", "three"]
 
 
-def test_readinto_is_zero_copy_into_any_buffer(bucket):
+def test_readinto_fills_any_writable_buffer(bucket):
     np = pytest.importorskip("numpy")
     uri = f"s3://{bucket}/bytes"
     quarry.put(uri, bytes(range(256)))
@@ -151,6 +151,44 @@ def test_failed_put_releases_the_buffer():
         quarry.put("s3://bucket/k", data, storage_options={"addressing_style": "sideways"})
     data.extend(b" grows")  # raises BufferError if the failed call kept the buffer exported
     assert data == b"payload grows"
+
+
+def test_chunks_are_views_of_the_received_bytes(bucket):
+    import gc
+    import gzip
+
+    data = b"id,name\n" + b"".join(b"%d,row-%d\n" % (i, i * 7) for i in range(60000))
+    quarry.put(f"s3://{bucket}/t.csv", data)
+    quarry.put(f"s3://{bucket}/t.csv.gz", gzip.compress(data))
+    for key in ("t.csv", "t.csv.gz"):
+        for kw in ({}, {"chunk_size": 100_000, "newline": b"\n"},
+                   {"chunk_size": 100_000, "newline": b"\n", "header": True, "read_window": 4096}):
+            parts = list(quarry.plan(f"s3://{bucket}/{key}", **kw))
+            held, pieces = [], []
+            for obj in parts:
+                stream = obj.data_stream
+                for view in stream.chunks(4099):
+                    assert isinstance(view, memoryview) and view.readonly
+                    assert 0 < len(view) <= 4099
+                    pieces.append(bytes(view))
+                    held.append(view)  # kept past the next read and past the stream's close
+                assert len(stream.read_chunk()) == 0  # the end stays the end
+                stream.close()
+            whole = b"".join(pieces)
+            header = b"id,name\n"
+            assert whole == (data[len(header):] if kw.get("header") else data)
+            if kw.get("header"):
+                assert all(obj.header == header for obj in parts)
+            # Split only when asked to, and never a gzip object.
+            assert (len(parts) > 1) == (key == "t.csv" and "chunk_size" in kw)
+            # Old views stay safe to touch (the memory is theirs until they go).
+            assert sum(len(v) for v in held) == len(whole)
+            del held
+            gc.collect()
+    with quarry.open(f"s3://{bucket}/t.csv", start=3, stop=10) as f:
+        assert bytes(f.read_chunk(4)) == data[3:7] and bytes(f.read_chunk()) == data[7:10]
+        with pytest.raises(TypeError):
+            f.read_chunk()[0:1] = b"x"  # read-only: the buffer is the stream's
 
 
 def test_content_encoding_is_stored_and_decoded(bucket):

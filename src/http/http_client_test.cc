@@ -5,6 +5,9 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,12 +22,35 @@
 namespace quarry::http {
 namespace {
 
-// Serves raw HTTP replies chosen by `reply(request_index)` on 127.0.0.1; keeps connections
-// alive unless the reply closes them (an empty reply string drops the connection at once; a
-// reply with the header "X-Test-Then-Drop: 1" drops it after the reply, without telling).
+// A self-signed certificate and key for 127.0.0.1, made at run time, for a TLS server context.
+SSL_CTX* MakeServerTlsContext() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_sign(cert, key, EVP_sha256());
+  EXPECT_EQ(SSL_CTX_use_certificate(ctx, cert), 1);
+  EXPECT_EQ(SSL_CTX_use_PrivateKey(ctx, key), 1);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return ctx;
+}
+
+// Serves raw HTTP replies chosen by `reply(request_index)` on 127.0.0.1, one connection at a
+// time, over TLS when asked; keeps connections alive unless the reply closes them (an empty
+// reply string drops the connection at once; a reply with the header "X-Test-Then-Drop: 1"
+// drops it after the reply, without telling).
 class ScriptedServer {
  public:
-  explicit ScriptedServer(std::function<std::string(int)> reply) : reply_(std::move(reply)) {
+  explicit ScriptedServer(std::function<std::string(int)> reply, bool tls = false)
+      : reply_(std::move(reply)), tls_(tls ? MakeServerTlsContext() : nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -43,8 +69,12 @@ class ScriptedServer {
     ::shutdown(fd_, SHUT_RDWR);
     ::close(fd_);
     thread_.join();
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/obj"; }
+  std::string url() const {
+    return std::string(tls_ != nullptr ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(port_) + "/obj";
+  }
   int connections() const { return connections_; }
   int requests() const { return requests_; }
 
@@ -54,13 +84,35 @@ class ScriptedServer {
       int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
       ++connections_;
+      SSL* ssl = nullptr;
+      if (tls_ != nullptr) {
+        ssl = SSL_new(tls_);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) != 1) {
+          SSL_free(ssl);
+          ::close(c);
+          continue;
+        }
+      }
+      auto read_some = [&](char* buf, size_t n) -> ssize_t {
+        return ssl != nullptr ? SSL_read(ssl, buf, static_cast<int>(n)) : ::read(c, buf, n);
+      };
+      auto write_all = [&](const std::string& data) {
+        for (size_t at = 0; at < data.size();) {
+          const ssize_t n =
+              ssl != nullptr ? SSL_write(ssl, data.data() + at, static_cast<int>(data.size() - at))
+                             : ::write(c, data.data() + at, data.size() - at);
+          if (n <= 0) return;
+          at += static_cast<size_t>(n);
+        }
+      };
       std::string buf;
       char tmp[4096];
       bool open = true;
       while (open) {
         auto end = buf.find("\r\n\r\n");
         while (end == std::string::npos) {
-          ssize_t n = ::read(c, tmp, sizeof tmp);
+          ssize_t n = read_some(tmp, sizeof tmp);
           if (n <= 0) {
             open = false;
             break;
@@ -72,17 +124,22 @@ class ScriptedServer {
         buf.erase(0, end + 4);
         std::string reply = reply_(requests_++);
         if (reply.empty()) break;
-        ::write(c, reply.data(), reply.size());
+        write_all(reply);
         if (reply.find("Connection: close") != std::string::npos ||
             reply.find("X-Test-Then-Drop: 1") != std::string::npos) {
           break;
         }
+      }
+      if (ssl != nullptr) {
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
       }
       ::close(c);
     }
   }
 
   std::function<std::string(int)> reply_;
+  SSL_CTX* tls_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -379,6 +436,36 @@ TEST(HttpClientInPlaceTest, SinkErrorAbortsWithoutRetryOrReuse) {
   ASSERT_TRUE(Get(client, server.url(), &ok.sink).ok());
   EXPECT_EQ(ok.got, "0123456789");
   EXPECT_EQ(server.connections(), 2);  // the aborted connection had unread bytes: not reused
+}
+
+TEST(HttpClientInPlaceTest, OverTlsTheSameBytesArriveInPlace) {
+  const std::string body = RandomBytes(3'000'000, 4);
+  ScriptedServer server(
+      [&](int i) {
+        if (i % 2 == 0) return Reply(200, body);
+        return std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") +
+               "3\r\nabc\r\n0\r\n\r\n";
+      },
+      /*tls=*/true);
+  {
+    HttpClientOptions options = FastRetries(1);
+    options.verify_tls = false;  // the test's own self-signed certificate
+    HttpClient client(options);
+    for (int i = 0; i < 4; ++i) {
+      InPlaceSink in(i == 0 ? 1000 : 1 << 20);
+      auto r = Get(client, server.url(), &in.sink);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_EQ(in.writes, 0);
+      EXPECT_TRUE(in.got == (i % 2 == 0 ? body : "abc")) << "request " << i;
+    }
+    EXPECT_EQ(server.connections(), 1);
+  }  // the client and its kept connection go: the server (one connection at a time) is free
+  // With verification on, the self-signed certificate is refused, and that is not retried.
+  HttpClient strict(FastRetries(3));
+  InPlaceSink in(64);
+  auto r = Get(strict, server.url(), &in.sink);
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(r.status().retryable());
 }
 
 TEST(HttpClientInPlaceTest, MalformedRepliesFailLoudly) {

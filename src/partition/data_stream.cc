@@ -72,6 +72,11 @@ class RangeFetcher {
 
   uint64_t bytes() const { return bytes_; }
 
+  // Keeps the memory of the last Next()'s view allocated (see StreamingRead::buffer_owner).
+  std::shared_ptr<const void> HeadOwner() const {
+    return in_flight_.empty() ? nullptr : in_flight_.front()->buffer_owner();
+  }
+
   // The Content-Encoding of the response that the last bytes came from ("" if none).
   std::string HeadContentEncoding() const {
     return in_flight_.empty() ? std::string() : in_flight_.front()->content_encoding();
@@ -146,6 +151,14 @@ class PartitionStream final : public DataStream {
     return chunk;
   }
 
+  Result<SharedChunk> ReadSharedChunk(size_t max) override {
+    QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(max));
+    if (chunk.empty()) return SharedChunk{};
+    // cur_ points into the decoder's output or into the fetcher's head part.
+    if (decoder_ && whole_) return SharedChunk{chunk, decoded_};
+    return SharedChunk{chunk, fetcher_->HeadOwner()};
+  }
+
   Result<std::string> ReadLine() override {
     std::string line;
     const size_t n = separator_.size();
@@ -218,10 +231,10 @@ class PartitionStream final : public DataStream {
     }
     if (compression_ != Compression::kNone) {
       QUARRY_ASSIGN_OR_RETURN(decoder_, MakeDecoder(compression_, p_.uri));
-      decoded_.clear();
-      QUARRY_RETURN_IF_ERROR(decoder_->Decode(first, &decoded_));
+      std::string& decoded = FreshDecoded();
+      QUARRY_RETURN_IF_ERROR(decoder_->Decode(first, &decoded));
       if (first.empty()) QUARRY_RETURN_IF_ERROR(decoder_->Finish());
-      cur_ = decoded_;
+      cur_ = decoded;
     } else {
       cur_ = first;
     }
@@ -364,6 +377,16 @@ class PartitionStream final : public DataStream {
     return std::optional<uint64_t>();
   }
 
+  // An empty buffer for decoded bytes: the last one, unless a shared chunk still holds it.
+  std::string& FreshDecoded() {
+    if (!decoded_ || decoded_.use_count() > 1) {
+      decoded_ = std::make_shared<std::string>();
+    } else {
+      decoded_->clear();
+    }
+    return *decoded_;
+  }
+
   void Reset() {
     cur_ = {};
     cur_pos_ = 0;
@@ -398,9 +421,9 @@ class PartitionStream final : public DataStream {
           return false;
         }
         if (decoder_) {
-          decoded_.clear();
-          QUARRY_RETURN_IF_ERROR(decoder_->Decode(raw, &decoded_));
-          cur_ = decoded_;
+          std::string& decoded = FreshDecoded();
+          QUARRY_RETURN_IF_ERROR(decoder_->Decode(raw, &decoded));
+          cur_ = decoded;
         } else {
           cur_ = raw;
         }
@@ -436,7 +459,7 @@ class PartitionStream final : public DataStream {
   // Current chunk of data (a view into the fetcher's head part or decoded_); chunk_pos_ is its
   // position in the partition's data.
   std::string_view cur_;
-  std::string decoded_;
+  std::shared_ptr<std::string> decoded_;
   size_t cur_pos_ = 0;
   uint64_t chunk_pos_ = 0;
 
@@ -462,6 +485,12 @@ Result<std::string_view> DataStream::ReadChunk(size_t max) {
   chunk_scratch_.resize(std::min<size_t>(max, size_t{256} * 1024));
   QUARRY_ASSIGN_OR_RETURN(size_t n, Read(chunk_scratch_.data(), chunk_scratch_.size()));
   return std::string_view(chunk_scratch_.data(), n);
+}
+
+Result<DataStream::SharedChunk> DataStream::ReadSharedChunk(size_t max) {
+  QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(max));
+  auto copy = std::make_shared<std::string>(chunk);
+  return SharedChunk{*copy, copy};
 }
 
 Result<std::string> DataStream::ReadAll() {

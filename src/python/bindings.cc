@@ -4,6 +4,7 @@
 // quarry.errors (NotFound, PermissionDenied, InvalidArgument, Unavailable, ...), chosen from the
 // Status code; messages never carry secrets.
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
@@ -250,6 +251,25 @@ class PyStream {
     return Unwrap(std::move(n));
   }
 
+  // The next bytes without a copy: a read-only memoryview of the stream's own buffer (where
+  // the HTTP body was received), at most `max` bytes (all the current chunk when negative);
+  // empty at the end. The memory stays allocated as long as the view lives; its bytes are only
+  // meaningful until the next read on the stream.
+  nb::object ReadChunk(int64_t max) {
+    Result<DataStream::SharedChunk> chunk = DataStream::SharedChunk{};
+    {
+      nb::gil_scoped_release release;
+      chunk = stream_->ReadSharedChunk(max < 0 ? SIZE_MAX : static_cast<size_t>(max));
+    }
+    DataStream::SharedChunk c = Unwrap(std::move(chunk));
+    auto* keep = new std::shared_ptr<const void>(std::move(c.owner));
+    nb::capsule owner(
+        keep, [](void* p) noexcept { delete static_cast<std::shared_ptr<const void>*>(p); });
+    const size_t shape[1] = {c.data.size()};
+    return nb::cast(nb::ndarray<nb::memview, const uint8_t, nb::ndim<1>>(
+        reinterpret_cast<const uint8_t*>(c.data.data()), 1, shape, owner));
+  }
+
   nb::bytes Read(int64_t n) {
     std::string out;
     Status failure;
@@ -472,6 +492,7 @@ NB_MODULE(_quarry, m) {
       .def(nb::init<const nb::dict&, const nb::dict&>(), "partition"_a, "options"_a)
       .def("readinto", &PyStream::ReadInto, "buffer"_a)
       .def("read", &PyStream::Read, "n"_a = -1)
+      .def("read_chunk", &PyStream::ReadChunk, "max"_a = -1)
       .def("readline", &PyStream::ReadLine)
       .def("readlines", &PyStream::ReadLines, "max"_a)
       .def("seek", &PyStream::Seek, "pos"_a)

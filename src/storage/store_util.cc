@@ -298,7 +298,7 @@ class StreamingSink final : public ReadSink {
   static Status Cancelled() { return Internal("read cancelled"); }
 
  private:
-  static constexpr uint64_t kScratch = 64 * 1024;
+  static constexpr uint64_t kScratch = uint64_t{64} * 1024;
 
   StreamingRead::State* state_;
   uint64_t written_ = 0;  // this thread's copy of `filled`
