@@ -2,6 +2,7 @@
 // chunks read in parallel on the local executor.
 //
 //   count_records s3://bucket/logs/ [chunk_size_bytes] [threads] [part_size_bytes] [readahead]
+//                 [read_window_bytes]
 //
 // Every record is counted exactly once, however the chunks cut the objects.
 #include <algorithm>
@@ -53,7 +54,10 @@ quarry::Result<uint64_t> CountRecords(quarry::DataStream& stream) {
 
 int Run(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s URI [chunk_size_bytes] [threads]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s URI [chunk_size_bytes] [threads] [part_size_bytes] [readahead] "
+                 "[read_window_bytes]\n",
+                 argv[0]);
     return 2;
   }
   quarry::PlanOptions options;
@@ -61,6 +65,7 @@ int Run(int argc, char** argv) {
   options.newline = "\n";
   if (argc > 4) options.part_size = std::strtoull(argv[4], nullptr, 10);
   if (argc > 5) options.readahead = std::atoi(argv[5]);
+  if (argc > 6) options.read_window = std::strtoull(argv[6], nullptr, 10);
   auto plan = quarry::Plan::Build({argv[1]}, options);
   if (!plan.ok()) {
     std::fprintf(stderr, "count_records: %s\n", plan.status().message().c_str());

@@ -38,9 +38,11 @@ struct PlanOptions {
   // at a time (a longer read streams through a ring of that size). A stream's memory stays under
   // readahead x min(part_size, read_window) whatever the part size. Long requests cost the
   // server least: on Ceph RGW, 64 MiB parts took 25-30% less server CPU per GiB than 8 MiB.
+  // A small window keeps the received bytes in cache until they are consumed: a 1 GiB scan took
+  // 0.20-0.22 s of client CPU with a 1 MiB window against 0.27-0.29 s with 8 MiB.
   uint64_t part_size = 64ull << 20;
   int readahead = 2;
-  uint64_t read_window = 8ull << 20;
+  uint64_t read_window = 1ull << 20;
 };
 
 // One unit of work: a nominal byte range of one object, and how to read it.
