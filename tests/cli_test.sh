@@ -52,6 +52,7 @@ expect_ok "cat last bytes" "$Q" cat --range -6 "$work/src/sub/b.txt"
 [ "$(cat "$work/out")" = "world" ] && ok || fail "cat --range -6 gave '$(cat "$work/out")'"
 expect_error "malformed uri" 2 "malformed URI 's3:/'" "$Q" ls s3:/
 expect_error "unknown scheme" 2 "unknown scheme 'ftp'" "$Q" ls ftp://host/x
+expect_error "no buckets in file" 2 "file has no buckets to list: give a path" "$Q" ls file://
 expect_error "missing local file" 1 "nope.txt" "$Q" cat "$work/nope.txt"
 expect_error "usage: no subcommand" 2 "." "$Q"
 expect_error "usage: unknown option" 2 "." "$Q" ls --bogus "$work"
@@ -89,6 +90,10 @@ else
   [ "$n" -eq 2 ] && ok || fail "ls -r --json: expected 2 lines, got $n"
   grep -q "\"uri\":\"s3://$b/data/b.txt\"" "$work/out" && grep -q '"etag":"' "$work/out" && ok \
     || fail "ls --json fields: $(cat "$work/out")"
+  expect_ok "ls buckets" "$Q" ls s3://
+  grep -qE "^20[0-9-]+ [0-9:]+ $b\$" "$work/out" && ok || fail "ls s3:// lists $b: $(cat "$work/out")"
+  expect_ok "ls buckets json" "$Q" ls --json s3://
+  grep -q "\"uri\":\"s3://$b/\"" "$work/out" && ok || fail "ls --json s3://: $(cat "$work/out")"
   expect_ok "ls non-recursive" "$Q" ls "s3://$b/"
   grep -q "PRE data/" "$work/out" && ok || fail "ls shows PRE data/: $(cat "$work/out")"
   expect_ok "stat" "$Q" stat --json "s3://$b/data/a.bin"

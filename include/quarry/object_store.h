@@ -36,6 +36,11 @@ struct PutOptions {
   std::string content_encoding;  // e.g. "gzip"; "" for none
 };
 
+struct BucketInfo {
+  std::string name;
+  std::string creation_date;  // ISO-8601 UTC as the server reports it; may be empty
+};
+
 // One page of a listing.
 struct ListPage {
   std::vector<ObjectInfo> objects;
@@ -154,6 +159,12 @@ class ObjectStore {
 
   // Deletes the keys (batched where the backend can). Missing keys are not an error.
   virtual Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) = 0;
+
+  // The buckets the credentials can see, in name order. InvalidArgument for stores without
+  // buckets (file).
+  virtual Result<std::vector<BucketInfo>> ListBuckets() {
+    return InvalidArgument(std::string(scheme()) + " has no buckets to list: give a path");
+  }
 
   // Creates a bucket; OK if it already exists and is ours.
   virtual Status CreateBucket(std::string_view bucket) = 0;

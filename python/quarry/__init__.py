@@ -6,7 +6,8 @@
 """
 
 from . import data
-from ._api import ObjectInfo, Plan, create_bucket, delete, get, ls, open, plan, put, stat
+from ._api import (BucketInfo, ObjectInfo, Plan, create_bucket, delete, get, ls, open, plan, put,
+                   stat)
 from ._executor import Job, map, map_reduce, submit
 from ._partition import DataStream, Partition
 from .errors import (InvalidArgument, NotFound, PermissionDenied, PreconditionFailed,
@@ -15,7 +16,7 @@ from .errors import (InvalidArgument, NotFound, PermissionDenied, PreconditionFa
 __version__ = "0.1.0"
 
 __all__ = [
-    "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
+    "BucketInfo", "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
     "PermissionDenied", "Plan", "PreconditionFailed", "QuarryError", "TaskError", "Unavailable",
     "create_bucket", "data", "delete", "get", "ls", "map", "map_reduce", "open", "plan", "put",
     "stat", "submit",

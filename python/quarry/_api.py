@@ -11,6 +11,9 @@ ObjectInfo = collections.namedtuple(
 ObjectInfo.__doc__ = """One object. content_type and content_encoding are filled by stat() (a
 listing does not carry them) and are empty for file:// objects."""
 
+BucketInfo = collections.namedtuple("BucketInfo", "uri bucket creation_date")
+BucketInfo.__doc__ = """One bucket, as ls("s3://") lists them (creation_date may be empty)."""
+
 _SCHEMES = ("s3", "cos", "gs", "az", "file", "mem")
 
 
@@ -44,8 +47,14 @@ def resolve_storage_options(inputs, storage_options=None):
 
 def ls(uri, recursive=True, storage_options=None):
     """Iterator of ObjectInfo(uri, bucket, key, size, etag, last_modified, ...) under `uri`; pages are
-    fetched as the iteration goes. With recursive=False, "directories" are skipped."""
+    fetched as the iteration goes. With recursive=False, "directories" are skipped. A bare scheme
+    ("s3://") lists the buckets instead, as BucketInfo(uri, bucket, creation_date)."""
     uri = os.fspath(uri)
+    if uri.endswith("://") and uri[:-3] in _SCHEMES:
+        scheme = uri[:-3]
+        for name, created in _quarry.list_buckets(scheme, _options_for(scheme, storage_options)):
+            yield BucketInfo(f"{scheme}://{name}/", name, created)
+        return
     lister = _quarry.Lister(uri, _options_for(_scheme_of(uri), storage_options), recursive)
     while True:
         page = lister.next_page()

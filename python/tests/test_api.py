@@ -54,6 +54,15 @@ def test_open_is_a_binary_file(bucket):
     assert text.read().splitlines() == ["one", "two", "three"]
 
 
+def test_ls_of_a_bare_scheme_lists_buckets(bucket):
+    buckets = list(quarry.ls("s3://"))
+    mine = [b for b in buckets if b.bucket == bucket]
+    assert mine and mine[0].uri == f"s3://{bucket}/" and mine[0].creation_date.startswith("20")
+    assert [b.bucket for b in buckets] == sorted(b.bucket for b in buckets)
+    with pytest.raises(ValueError, match="give a path"):
+        list(quarry.ls("file://"))
+
+
 def test_readinto_fills_any_writable_buffer(bucket):
     np = pytest.importorskip("numpy")
     uri = f"s3://{bucket}/bytes"

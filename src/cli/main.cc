@@ -61,7 +61,32 @@ Status WriteStdout(std::string_view data) {
   return Status::Ok();
 }
 
+// `quarry ls s3://`: the buckets, like `aws s3 ls`.
+Status CmdListBuckets(const std::string& scheme, bool as_json) {
+  Uri service;
+  service.scheme = scheme;
+  QUARRY_ASSIGN_OR_RETURN(auto store, StoreForUri(service));
+  QUARRY_ASSIGN_OR_RETURN(auto buckets, store->ListBuckets());
+  std::string out;
+  for (const auto& b : buckets) {
+    if (as_json) {
+      out += Dump(json{{"uri", scheme + "://" + b.name + "/"},
+                       {"bucket", b.name},
+                       {"creation_date", b.creation_date}});
+    } else {
+      std::string when = b.creation_date.substr(0, 19);
+      if (when.size() > 10) when[10] = ' ';
+      out += (when.empty() ? std::string(19, ' ') : when) + " " + b.name;
+    }
+    out += '\n';
+  }
+  return WriteStdout(out);
+}
+
 Status CmdLs(const std::string& text, bool recursive, bool as_json) {
+  if (text.size() > 3 && text.ends_with("://")) {
+    return CmdListBuckets(text.substr(0, text.size() - 3), as_json);
+  }
   QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
   ListOptions options;
   if (!recursive) options.delimiter = "/";

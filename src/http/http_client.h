@@ -2,7 +2,9 @@
 //
 // Connections are kept alive and reused: the client holds a pool of curl handles, each keeping
 // its connection open between requests; a request borrows a handle and returns it. The pool
-// grows to the number of concurrent requests and no further.
+// grows to the number of concurrent requests and no further. GETs whose sink receives in place
+// (BodySink::room) go on a second pool, of connections the client drives itself so that the
+// body lands in the sink's memory with no copy (see direct_connection.h); same retry policy.
 //
 // Thread safety: Send() may be called from many threads at once.
 #pragma once

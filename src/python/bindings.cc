@@ -408,6 +408,23 @@ NB_MODULE(_quarry, m) {
   });
 
   m.def(
+      "list_buckets",
+      [](const std::string& scheme, const StorageOptions& options) {
+        Uri service;
+        service.scheme = scheme;
+        auto store = Unwrap(StoreForUri(service, options));
+        std::vector<BucketInfo> buckets;
+        {
+          nb::gil_scoped_release release;
+          buckets = Unwrap(store->ListBuckets());
+        }
+        std::vector<std::pair<std::string, std::string>> out;
+        for (auto& b : buckets) out.emplace_back(std::move(b.name), std::move(b.creation_date));
+        return out;
+      },
+      "scheme"_a, "options"_a);
+
+  m.def(
       "head",
       [](const std::string& uri, const StorageOptions& options) {
         auto t = Open(uri, options);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -62,6 +63,25 @@ TEST_P(ConformanceTest, PutGetHead) {
   ASSERT_TRUE(store().Put(bucket(), K("dir/obj.bin"), "short").ok());
   EXPECT_EQ(*ReadToString(store(), bucket(), K("dir/obj.bin")), "short");
   EXPECT_NE(store().Head(bucket(), K("dir/obj.bin"))->etag, info->etag);
+}
+
+TEST_P(ConformanceTest, ListBucketsShowsTheTestBucket) {
+  auto buckets = store().ListBuckets();
+  if (bucket().empty()) {  // file: paths, no buckets
+    ASSERT_FALSE(buckets.ok());
+    EXPECT_EQ(buckets.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(buckets.status().message().find("give a path"), std::string::npos);
+    return;
+  }
+  ASSERT_TRUE(buckets.ok()) << buckets.status().ToString();
+  EXPECT_TRUE(std::is_sorted(buckets->begin(), buckets->end(),
+                             [](const auto& a, const auto& b) { return a.name < b.name; }));
+  auto mine = std::find_if(buckets->begin(), buckets->end(),
+                           [&](const BucketInfo& b) { return b.name == bucket(); });
+  ASSERT_NE(mine, buckets->end());
+  if (store().scheme() == "s3") {
+    EXPECT_EQ(mine->creation_date.substr(0, 2), "20");
+  }
 }
 
 // Content-Type and Content-Encoding stored by Put come back from Head and with every read

@@ -119,6 +119,13 @@ class MemStore final : public ObjectStore {
     return Status::Ok();
   }
 
+  Result<std::vector<BucketInfo>> ListBuckets() override {
+    std::shared_lock lock(mu_);
+    std::vector<BucketInfo> out;
+    for (const auto& entry : buckets_) out.push_back({entry.first, ""});
+    return out;
+  }
+
   Status CreateBucket(std::string_view bucket) override {
     if (bucket.empty()) return InvalidArgument("mem URIs need a bucket: mem://bucket/key");
     std::unique_lock lock(mu_);

@@ -315,6 +315,29 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     return Status::Ok();
   }
 
+  Result<std::vector<BucketInfo>> ListBuckets() override {
+    std::vector<BucketInfo> buckets;
+    std::string continuation;
+    do {
+      std::vector<std::pair<std::string, std::string>> query;
+      if (!continuation.empty()) query.emplace_back("continuation-token", continuation);
+      QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", "", "", query, {}, {}, nullptr, true));
+      if (resp.status != 200) return ErrorFor("list buckets", "", "", resp);
+      pugi::xml_document doc;
+      if (!doc.load_buffer(resp.body.data(), resp.body.size())) {
+        return Status(StatusCode::kIoError, "list buckets: malformed reply from " + endpoint());
+      }
+      auto root = doc.child("ListAllMyBucketsResult");
+      for (auto b = root.child("Buckets").child("Bucket"); b; b = b.next_sibling("Bucket")) {
+        buckets.push_back({b.child_value("Name"), b.child_value("CreationDate")});
+      }
+      continuation = root.child_value("ContinuationToken");
+    } while (!continuation.empty());
+    std::sort(buckets.begin(), buckets.end(),
+              [](const BucketInfo& a, const BucketInfo& b) { return a.name < b.name; });
+    return buckets;
+  }
+
   Status CreateBucket(std::string_view bucket) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
     QUARRY_ASSIGN_OR_RETURN(auto resp, Call("PUT", bucket, "", {}, {}, {}, nullptr, true));
@@ -358,7 +381,10 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
                             const http::HeaderList& headers, std::string_view body,
                             http::BodySink* sink, bool bucket_op = false) {
     std::string host, path;
-    if (s_.virtual_hosting) {
+    if (bucket.empty()) {  // the service itself (ListBuckets)
+      host = s_.endpoint_host;
+      path = "/";
+    } else if (s_.virtual_hosting) {
       host = std::string(bucket) + "." + s_.endpoint_host;
       path = "/" + auth::UriEncodePath(key);
     } else {
