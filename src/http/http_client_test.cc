@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <span>
 #include <string>
@@ -466,6 +467,22 @@ TEST(HttpClientInPlaceTest, OverTlsTheSameBytesArriveInPlace) {
   auto r = Get(strict, server.url(), &in.sink);
   ASSERT_FALSE(r.ok());
   EXPECT_FALSE(r.status().retryable());
+}
+
+// Connections of the client's own do not go through proxies: with a proxy in the environment
+// every request goes through curl's transfer, which honours it (here: no_proxy for loopback).
+TEST(HttpClientInPlaceTest, ProxyInTheEnvironmentMeansCurlsTransfer) {
+  ScriptedServer server([](int) { return Reply(200, "through curl"); });
+  ::setenv("http_proxy", "http://127.0.0.1:9", 1);
+  ::setenv("no_proxy", "127.0.0.1", 1);
+  HttpClient client(FastRetries(1));
+  InPlaceSink in(8);
+  auto r = Get(client, server.url(), &in.sink);
+  ::unsetenv("http_proxy");
+  ::unsetenv("no_proxy");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(in.copied, "through curl");
+  EXPECT_EQ(in.commits, 0);
 }
 
 TEST(HttpClientInPlaceTest, MalformedRepliesFailLoudly) {
