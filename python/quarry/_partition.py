@@ -42,9 +42,8 @@ class DataStream(io.RawIOBase):
 
     def chunks(self, size=-1):
         """Iterates over the rest of the data as read_chunk views (see read_chunk)."""
-        self._check_open()
         while True:
-            view = self._native.read_chunk(-1 if size is None else size)
+            view = self.read_chunk(size)
             if not len(view):
                 return
             yield view

@@ -61,6 +61,13 @@ Status WriteStdout(std::string_view data) {
   return Status::Ok();
 }
 
+// "2026-11-27T10:14:47.000Z" → "2026-11-27 10:14:47", as `ls` shows times.
+std::string ListingTime(const std::string& iso) {
+  std::string when = iso.substr(0, 19);
+  if (when.size() > 10) when[10] = ' ';
+  return when;
+}
+
 // `quarry ls s3://`: the buckets, like `aws s3 ls`.
 Status CmdListBuckets(const std::string& scheme, bool as_json) {
   Uri service;
@@ -74,8 +81,7 @@ Status CmdListBuckets(const std::string& scheme, bool as_json) {
                        {"bucket", b.name},
                        {"creation_date", b.creation_date}});
     } else {
-      std::string when = b.creation_date.substr(0, 19);
-      if (when.size() > 10) when[10] = ' ';
+      const std::string when = ListingTime(b.creation_date);
       out += (when.empty() ? std::string(19, ' ') : when) + " " + b.name;
     }
     out += '\n';
@@ -113,9 +119,7 @@ Status CmdLs(const std::string& text, bool recursive, bool as_json) {
       } else {
         char size[32];
         std::snprintf(size, sizeof size, "%12llu", static_cast<unsigned long long>(o.size));
-        std::string when = o.last_modified.substr(0, 19);
-        if (when.size() > 10) when[10] = ' ';
-        out += when + " " + size + " " + o.key;
+        out += ListingTime(o.last_modified) + " " + size + " " + o.key;
       }
       out += '\n';
     }

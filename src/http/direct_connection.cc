@@ -245,32 +245,36 @@ Status DirectConnection::ReadHead(Outcome* out) {
   }
 }
 
+Result<size_t> DirectConnection::ReceiveBodyPiece(uint64_t at_most, BodySink* sink, Outcome* out) {
+  size_t got = 0;
+  if (sink != nullptr) {
+    QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->room());
+    if (room.empty()) return Internal("a body sink offered no room");
+    const auto max = static_cast<size_t>(std::min<uint64_t>(room.size(), at_most));
+    if (ahead_pos_ == ahead_.size()) QUARRY_RETURN_IF_ERROR(AwaitAtLeast(max));
+    QUARRY_ASSIGN_OR_RETURN(got, ReceiveSome(room.data(), max));
+    if (got > 0) QUARRY_RETURN_IF_ERROR(sink->commit(got));
+  } else {
+    std::string& into = out->response.body;
+    const size_t had = into.size();
+    const auto max = static_cast<size_t>(std::min<uint64_t>(kFillSize * 4, at_most));
+    into.resize(had + max);
+    auto r = ReceiveSome(into.data() + had, max);
+    into.resize(had + (r.ok() ? *r : 0));
+    QUARRY_ASSIGN_OR_RETURN(got, std::move(r));
+  }
+  out->body_bytes += got;
+  return got;
+}
+
 Status DirectConnection::ReadBody(uint64_t length, BodySink* sink, Outcome* out) {
-  const uint64_t expected = length;
-  std::string& into = out->response.body;
-  while (length > 0) {
-    size_t got = 0;
-    if (sink != nullptr) {
-      QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->room());
-      if (room.empty()) return Internal("a body sink offered no room");
-      const auto max = static_cast<size_t>(std::min<uint64_t>(room.size(), length));
-      if (ahead_pos_ == ahead_.size()) QUARRY_RETURN_IF_ERROR(AwaitAtLeast(max));
-      QUARRY_ASSIGN_OR_RETURN(got, ReceiveSome(room.data(), max));
-      if (got > 0) QUARRY_RETURN_IF_ERROR(sink->commit(got));
-    } else {
-      const size_t had = into.size();
-      const auto max = static_cast<size_t>(std::min<uint64_t>(kFillSize * 4, length));
-      into.resize(had + max);
-      auto r = ReceiveSome(into.data() + had, max);
-      into.resize(had + (r.ok() ? *r : 0));
-      QUARRY_ASSIGN_OR_RETURN(got, std::move(r));
-    }
+  for (uint64_t left = length; left > 0;) {
+    QUARRY_ASSIGN_OR_RETURN(size_t got, ReceiveBodyPiece(left, sink, out));
     if (got == 0) {
-      return Broken("closed the connection after " + std::to_string(expected - length) + " of " +
-                    std::to_string(expected) + " body bytes");
+      return Broken("closed the connection after " + std::to_string(length - left) + " of " +
+                    std::to_string(length) + " body bytes");
     }
-    length -= got;
-    out->body_bytes += got;
+    left -= got;
   }
   return Status::Ok();
 }
@@ -295,23 +299,9 @@ Status DirectConnection::ReadChunkedBody(BodySink* sink, Outcome* out) {
 
 Status DirectConnection::ReadUntilClose(BodySink* sink, Outcome* out) {
   out->reusable = false;
-  std::string& into = out->response.body;
   for (;;) {
-    size_t got = 0;
-    if (sink != nullptr) {
-      QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->room());
-      if (room.empty()) return Internal("a body sink offered no room");
-      QUARRY_ASSIGN_OR_RETURN(got, ReceiveSome(room.data(), room.size()));
-      if (got > 0) QUARRY_RETURN_IF_ERROR(sink->commit(got));
-    } else {
-      const size_t had = into.size();
-      into.resize(had + kFillSize);
-      auto r = ReceiveSome(into.data() + had, kFillSize);
-      into.resize(had + (r.ok() ? *r : 0));
-      QUARRY_ASSIGN_OR_RETURN(got, std::move(r));
-    }
+    QUARRY_ASSIGN_OR_RETURN(size_t got, ReceiveBodyPiece(UINT64_MAX, sink, out));
     if (got == 0) return Status::Ok();
-    out->body_bytes += got;
   }
 }
 
@@ -329,7 +319,8 @@ Status DirectConnection::Exchange(const HttpRequest& request, BodySink* sink, Ou
   text += host_;
   text += "\r\n";
   for (const auto& [name, value] : request.headers) {
-    if (Lower(name) == "host" || Lower(name) == "content-length") continue;
+    const std::string lower = Lower(name);
+    if (lower == "host" || lower == "content-length") continue;  // written by this class
     text += name;
     text += ": ";
     text += value;

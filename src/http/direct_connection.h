@@ -64,12 +64,16 @@ class DirectConnection {
   Result<bool> FillAhead();
   Result<std::string> ReadLine();  // from ahead_, without its CRLF
   Status ReadHead(Outcome* out);
+  // Up to `at_most` body bytes, into the sink's room (nullptr: appended to response.body); 0
+  // when the peer closed the connection. Counts them in out->body_bytes.
+  Result<size_t> ReceiveBodyPiece(uint64_t at_most, BodySink* sink, Outcome* out);
   Status ReadBody(uint64_t length, BodySink* sink, Outcome* out);  // length bytes exactly
   Status ReadChunkedBody(BodySink* sink, Outcome* out);
   Status ReadUntilClose(BodySink* sink, Outcome* out);
   Status WaitFor(bool readable);
   // On plain TCP, waits until min(size, 256 KiB) bytes can be received at once (or the peer
-  // closed the connection), so the body comes in few large receives; on TLS returns at once.
+  // closed the connection: Linux reports a closed socket readable whatever the low-water mark),
+  // so the body comes in few large receives; on TLS returns at once.
   Status AwaitAtLeast(size_t size);
   Status Broken(std::string_view what) const;
 

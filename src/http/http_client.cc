@@ -6,7 +6,6 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <thread>
 
@@ -62,20 +61,6 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-// For sinks that only receive in place, when the body comes through curl's buffer after all.
-Status CopyToRoom(BodySink& sink, const char* data, size_t size) {
-  while (size > 0) {
-    QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink.room());
-    if (room.empty()) return Internal("a body sink offered no room");
-    const size_t n = std::min(size, room.size());
-    std::memcpy(room.data(), data, n);
-    QUARRY_RETURN_IF_ERROR(sink.commit(n));
-    data += n;
-    size -= n;
-  }
-  return Status::Ok();
-}
-
 // libcurl's own proxy variables; connections of the client's own do not go through proxies.
 bool ProxyInEnvironment() {
   for (const char* name : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
@@ -100,7 +85,7 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     }
   }
   if (t->to_sink) {
-    t->sink_status = t->sink->write ? t->sink->write(data, len) : CopyToRoom(*t->sink, data, len);
+    t->sink_status = t->sink->write(data, len);
     if (!t->sink_status.ok()) return 0;  // aborts the transfer
   } else {
     t->response->body.append(data, len);

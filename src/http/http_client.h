@@ -56,8 +56,9 @@ struct BodySink {
   // for the next bytes of the body (at least one byte; it may wait until there is room, and an
   // error aborts the transfer); after receiving n bytes there (n <= its size) the client calls
   // `commit(n)`. With both set, a GET's 2xx body goes from the socket (or TLS) straight into
-  // that memory and `write` is not called; without them, bytes are copied out of libcurl's
-  // buffer through `write`.
+  // that memory and `write` is not called. `write` is required all the same: bodies that come
+  // through libcurl's transfer (a proxy, receive_in_place off, other methods) are copied out of
+  // its buffer through it.
   std::function<Result<std::span<char>>()> room;
   std::function<Status(size_t size)> commit;
 

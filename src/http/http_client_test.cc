@@ -154,6 +154,13 @@ std::string Reply(int status, const std::string& body) {
          " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+// A 200 reply that declares `length` body bytes, sends `body`, and drops the connection without
+// saying so (a body cut short when body is shorter, else a connection gone stale).
+std::string ReplyThenDrop(size_t length, const std::string& body) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(length) +
+         "\r\nX-Test-Then-Drop: 1\r\n\r\n" + body;
+}
+
 HttpClientOptions FastRetries(int attempts) {
   HttpClientOptions o;
   o.retry = {attempts, 1, 10};
@@ -372,12 +379,8 @@ TEST(HttpClientInPlaceTest, BodyUntilTheServerClosesAndInterimReplies) {
 
 TEST(HttpClientInPlaceTest, TruncatedBodyIsRetriedAndDeliveredOnce) {
   // The first reply promises 10 bytes, sends 4, and the connection drops.
-  ScriptedServer dropping([](int i) {
-    return i == 0 ? std::string(
-                        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n"
-                        "X-Test-Then-Drop: 1\r\n\r\nabcd")
-                  : Reply(200, "abcdefghij");
-  });
+  ScriptedServer dropping(
+      [](int i) { return i == 0 ? ReplyThenDrop(10, "abcd") : Reply(200, "abcdefghij"); });
   HttpClient client(FastRetries(3));
   InPlaceSink in(2);
   auto r = Get(client, dropping.url(), &in.sink);
@@ -406,12 +409,8 @@ TEST(HttpClientInPlaceTest, ErrorBodiesAreKeptAndNeverReachTheSink) {
 }
 
 TEST(HttpClientInPlaceTest, StaleKeptConnectionIsReplacedWithoutARetry) {
-  ScriptedServer server([](int i) {
-    return i == 0 ? std::string(
-                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                        "X-Test-Then-Drop: 1\r\n\r\nok")
-                  : Reply(200, "again");
-  });
+  ScriptedServer server(
+      [](int i) { return i == 0 ? ReplyThenDrop(2, "ok") : Reply(200, "again"); });
   HttpClient client(FastRetries(1));  // no retries allowed: the resend must not count as one
   InPlaceSink first(8);
   ASSERT_TRUE(Get(client, server.url(), &first.sink).ok());

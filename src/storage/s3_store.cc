@@ -51,6 +51,13 @@ std::string Get(const StorageOptions& o, const std::string& key, const std::stri
   return it == o.end() || it->second.empty() ? fallback : it->second;
 }
 
+// A yes/no option: unset gives `fallback`; "false", "0" and "no" are no, anything else yes.
+bool Flag(const StorageOptions& o, const std::string& key, bool fallback) {
+  const std::string v = Get(o, key);
+  if (v.empty()) return fallback;
+  return !(v == "false" || v == "0" || v == "no");
+}
+
 bool IsIpOrLocal(std::string_view host) {
   auto colon = host.rfind(':');
   if (colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
@@ -794,10 +801,8 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
   QUARRY_ASSIGN_OR_RETURN(auto attempts, ParseSize(options, "max_attempts", 5));
   http_options.connect_timeout_ms = static_cast<int>(connect_ms);
   http_options.retry.max_attempts = static_cast<int>(std::max<uint64_t>(1, attempts));
-  std::string verify = Get(options, "verify_tls", "true");
-  http_options.verify_tls = !(verify == "false" || verify == "0" || verify == "no");
-  std::string in_place = Get(options, "receive_in_place", "true");
-  http_options.receive_in_place = !(in_place == "false" || in_place == "0" || in_place == "no");
+  http_options.verify_tls = Flag(options, "verify_tls", true);
+  http_options.receive_in_place = Flag(options, "receive_in_place", true);
   s.service_instance_id = Get(options, "service_instance_id");
   auto store = std::make_shared<S3Store>(std::move(s), http_options);
   QUARRY_RETURN_IF_ERROR(store->InitCredentials(options));
