@@ -15,8 +15,13 @@ import quarry
 
 
 def count_records(obj):
-    # chunks() hands out views of the buffers the object's bytes were received into (no copy);
-    # numpy counts the newlines about 6x faster than bytes.count.
+    # Counted in C++ where the object's bytes were received: no copy into Python, no GIL held.
+    return obj.data_stream.count_records()
+
+
+def count_records_numpy(obj):
+    # The same in Python: chunks() hands out views of the receive buffers (no copy) and numpy
+    # counts the newlines, about 6x faster than bytes.count but about 4x slower than the above.
     n = 0
     last = 10
     for view in obj.data_stream.chunks():

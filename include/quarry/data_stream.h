@@ -45,6 +45,14 @@ class DataStream {
   // record may lack one. An empty string means the end.
   virtual Result<std::string> ReadLine() = 0;
 
+  // The separator of records for ReadLine and CountRecords: the plan's newline, or "\n".
+  virtual const std::string& separator() const = 0;
+
+  // Reads the rest of the data and returns how many records it holds from the current position:
+  // separators, plus one for bytes after the last. The bytes are scanned where they were
+  // received, never copied out.
+  Result<uint64_t> CountRecords();
+
   // Position within the partition's data (0 = its first byte).
   virtual uint64_t Tell() const = 0;
   // Moves to `pos` within the partition's data (clamped to its end). Compressed streams can only

@@ -12,7 +12,8 @@ _STREAM_OPTION_KEYS = ("newline", "header", "decompress", "part_size", "readahea
 class DataStream(io.RawIOBase):
     """A partition's data as a binary file: read, readinto (into any writable buffer), readline,
     iteration by records, seek/tell within the partition, close, context manager; and, without a
-    copy, read_chunk / chunks (views of the buffers the object's bytes were received into).
+    copy, read_chunk / chunks (views of the buffers the object's bytes were received into), and
+    count_records.
 
     Usable by PIL.Image.open, io.TextIOWrapper + csv, pandas.read_csv and anything that reads a
     binary file."""
@@ -47,6 +48,13 @@ class DataStream(io.RawIOBase):
             if not len(view):
                 return
             yield view
+
+    def count_records(self):
+        """Reads the rest of the data and returns how many records it holds: separators (the
+        plan's newline, or b"\\n") plus one for bytes after the last. The bytes are scanned in
+        C++ where they were received, without the GIL; nothing is copied into Python."""
+        self._check_open()
+        return self._native.count_records()
 
     def read(self, size=-1):
         self._check_open()

@@ -200,6 +200,27 @@ def test_chunks_are_views_of_the_received_bytes(bucket):
             f.read_chunk()[0:1] = b"x"  # read-only: the buffer is the stream's
 
 
+def test_count_records_counts_what_lines_would_yield(bucket):
+    import gzip
+
+    data = b"a,b\r\n" + b"".join(b"%d,%d\r\n" % (i, i * 3) for i in range(50000)) + b"tail"
+    quarry.put(f"s3://{bucket}/c.csv", data)
+    quarry.put(f"s3://{bucket}/c.csv.gz", gzip.compress(data))
+    for key, kw in (("c.csv", {"newline": b"\r\n", "chunk_size": 70_001, "header": True}),
+                    ("c.csv", {"newline": b"\r\n", "chunk_size": 4096, "read_window": 1000}),
+                    ("c.csv.gz", {"newline": b"\r\n"}),
+                    ("c.csv", {})):  # byte mode: records end at b"\n"
+        counts = quarry.map(lambda obj: obj.data_stream.count_records(), f"s3://{bucket}/{key}",
+                            executor="local", **kw)
+        expect = sum(len(list(obj.lines())) for obj in quarry.plan(f"s3://{bucket}/{key}", **kw))
+        assert sum(counts) == expect == 50002 - (1 if kw.get("header") else 0), (key, kw)
+    # From the current position: a record begun by read() counts as one.
+    obj = next(iter(quarry.plan(f"s3://{bucket}/c.csv", newline=b"\r\n")))
+    assert obj.data_stream.read(2) == b"a,"
+    assert obj.data_stream.count_records() == 50002
+    assert obj.data_stream.count_records() == 0  # at the end
+
+
 def test_content_encoding_is_stored_and_decoded(bucket):
     import zlib
 

@@ -46,15 +46,17 @@ def test_line_chunks_on_ray_follow_the_contract(bucket, data, sep, chunk, header
     data = data.replace(b"\n", sep) if sep != b"\n" else data
     uri = f"s3://{bucket}/prop"
     quarry.put(uri, data)
-    out = quarry.map(lambda obj: (obj.byte_range, obj.header, obj.read(), list(obj.lines())),
+    out = quarry.map(lambda obj: (obj.byte_range, obj.header, obj.read(), list(obj.lines()),
+                                  obj.data_stream.count_records()),
                      uri, chunk_size=chunk, newline=sep, header=header)
     records = _records(data, sep)
     expected_header = records[0][1] if records else b""
     joined = b""
-    for (a, b), head, got, lines in out:
+    for (a, b), head, got, lines, count in out:
         want = [r for i, (s, r) in enumerate(records) if a <= s < b and not (header and i == 0)]
         assert got == b"".join(want)
         assert lines == want
+        assert count == len(want)
         if header:
             assert head == expected_header
         joined += got

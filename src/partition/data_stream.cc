@@ -214,6 +214,7 @@ class PartitionStream final : public DataStream {
   }
 
   const std::optional<std::string>& header() const override { return header_; }
+  const std::string& separator() const override { return separator_; }
   uint64_t bytes_fetched() const override {
     return fetched_before_ + (fetcher_ ? fetcher_->bytes() : 0);
   }
@@ -491,6 +492,15 @@ Result<DataStream::SharedChunk> DataStream::ReadSharedChunk(size_t max) {
   QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(max));
   auto copy = std::make_shared<std::string>(chunk);
   return SharedChunk{*copy, copy};
+}
+
+Result<uint64_t> DataStream::CountRecords() {
+  RecordCounter counter(separator());
+  while (true) {
+    QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk());
+    if (chunk.empty()) return counter.records();
+    counter.Feed(chunk);
+  }
 }
 
 Result<std::string> DataStream::ReadAll() {

@@ -1,6 +1,11 @@
 #include "quarry/line_aligner.h"
 
+#include <algorithm>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace quarry {
 
@@ -47,6 +52,69 @@ size_t FindSeparator(std::string_view data, std::string_view separator, size_t p
     ++p;
   }
   return std::string_view::npos;
+}
+
+namespace {
+
+uint64_t CountByte(const char* p, size_t n, char byte) {
+  uint64_t total = 0;
+#if defined(__SSE2__)
+  const __m128i needle = _mm_set1_epi8(byte);
+  const __m128i zero = _mm_setzero_si128();
+  while (n >= 16) {
+    // Each byte lane counts at most 255 matches before the lanes are summed.
+    const size_t blocks = std::min<size_t>(n / 16, 255);
+    __m128i lanes = zero;
+    for (size_t i = 0; i < blocks; ++i, p += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(v, needle));  // a match is -1
+    }
+    const __m128i sums = _mm_sad_epu8(lanes, zero);  // two 64-bit sums of eight lanes each
+    total += static_cast<uint64_t>(_mm_cvtsi128_si64(sums)) +
+             static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)));
+    n -= blocks * 16;
+  }
+#endif
+  for (; n > 0; --n) total += *p++ == byte ? 1 : 0;
+  return total;
+}
+
+}  // namespace
+
+uint64_t CountSeparators(std::string_view data, std::string_view separator) {
+  const size_t n = separator.size();
+  if (n == 1) return CountByte(data.data(), data.size(), separator[0]);
+  uint64_t count = 0;
+  for (size_t p = FindSeparator(data, separator, 0); p != std::string_view::npos;
+       p = FindSeparator(data, separator, p + n)) {
+    ++count;
+  }
+  return count;
+}
+
+RecordCounter::RecordCounter(std::string separator) : separator_(std::move(separator)) {}
+
+void RecordCounter::Feed(std::string_view data) {
+  if (data.empty()) return;
+  const size_t n = separator_.size();
+  if (n > 1 && !tail_.empty()) {
+    // At most one occurrence straddles (occurrences never overlap): it starts in the last n-1
+    // bytes fed before and ends in this feed.
+    const std::string_view before =
+        std::string_view(tail_).substr(tail_.size() - std::min(tail_.size(), n - 1));
+    std::string joined(before);
+    joined.append(data.substr(0, n - 1));
+    const size_t p = FindSeparator(joined, separator_, 0);
+    if (p != std::string_view::npos && p < before.size()) ++separators_;
+  }
+  separators_ += CountSeparators(data, separator_);
+  if (data.size() >= n) {
+    tail_.assign(data.substr(data.size() - n));
+  } else {
+    tail_.append(data);
+    if (tail_.size() > n) tail_.erase(0, tail_.size() - n);
+  }
+  open_record_ = tail_ != separator_;
 }
 
 SeparatorFinder::SeparatorFinder(std::string separator, uint64_t from)

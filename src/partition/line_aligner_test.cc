@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 namespace quarry {
@@ -55,6 +56,57 @@ TEST(LineAlignerTest, FinderAcrossFeedsMatchesWholeSearch) {
       at += n;
     }
     ASSERT_EQ(got, expect) << "data=" << data << " from=" << from << " start=" << start;
+  }
+}
+
+// Records the plain way: split at every occurrence, count the pieces (an empty last piece is
+// no record).
+uint64_t RecordsBySplitting(const std::string& data, const std::string& sep) {
+  uint64_t records = 0;
+  size_t at = 0;
+  while (at < data.size()) {
+    const size_t p = data.find(sep, at);
+    ++records;
+    if (p == std::string::npos) break;
+    at = p + sep.size();
+  }
+  return records;
+}
+
+TEST(LineAlignerTest, CountSeparatorsOneByteAllLengthsAndAlignments) {
+  // Lengths around the 16-byte vector steps and the 255-step lane flush, at every alignment.
+  std::mt19937 rng(11);
+  std::string buffer(5000, 'x');
+  for (size_t len : {0, 1, 15, 16, 17, 31, 255 * 16 - 1, 255 * 16, 255 * 16 + 1, 4096 + 33}) {
+    for (size_t shift = 0; shift < 16; ++shift) {
+      for (char& c : buffer) c = "\n\na"[rng() % 3];
+      std::string_view data = std::string_view(buffer).substr(shift, len);
+      const auto expect = static_cast<uint64_t>(std::count(data.begin(), data.end(), '\n'));
+      ASSERT_EQ(CountSeparators(data, "\n"), expect) << len << " at " << shift;
+    }
+  }
+  std::string all(255 * 16 * 3 + 5, '\n');  // every lane saturates each step
+  EXPECT_EQ(CountSeparators(all, "\n"), all.size());
+  std::string high(100, '\xff');
+  EXPECT_EQ(CountSeparators(high, "\xff"), 100u);
+  EXPECT_EQ(CountSeparators(high, "\n"), 0u);
+}
+
+TEST(LineAlignerTest, RecordCounterAcrossFeedsMatchesSplitting) {
+  std::mt19937 rng(5);
+  for (int iter = 0; iter < 3000; ++iter) {
+    const std::string sep = iter % 3 == 0 ? "\n" : iter % 3 == 1 ? "\r\n" : "|#!";
+    const std::string alphabet = "ab" + sep;
+    std::string data;
+    const size_t size = rng() % 60;
+    for (size_t i = 0; i < size; ++i) data.push_back(alphabet[rng() % alphabet.size()]);
+    RecordCounter counter(sep);
+    for (size_t at = 0; at < data.size();) {
+      const size_t n = std::min<size_t>(rng() % 6, data.size() - at);  // empty feeds too
+      counter.Feed(std::string_view(data).substr(at, n));
+      at += n;
+    }
+    ASSERT_EQ(counter.records(), RecordsBySplitting(data, sep)) << "data=" << data;
   }
 }
 

@@ -304,6 +304,16 @@ class PyStream {
     return nb::bytes(s.data(), s.size());
   }
 
+  // Records from here to the end, counted in C++ without the GIL (the bytes are read, not kept).
+  uint64_t CountRecords() {
+    Result<uint64_t> n = uint64_t{0};
+    {
+      nb::gil_scoped_release release;
+      n = stream_->CountRecords();
+    }
+    return Unwrap(std::move(n));
+  }
+
   // Up to `max` records at once (fewer at the end); an empty list at the end.
   nb::list ReadLines(size_t max) {
     std::vector<std::string> lines;
@@ -512,6 +522,7 @@ NB_MODULE(_quarry, m) {
       .def("read_chunk", &PyStream::ReadChunk, "max"_a = -1)
       .def("readline", &PyStream::ReadLine)
       .def("readlines", &PyStream::ReadLines, "max"_a)
+      .def("count_records", &PyStream::CountRecords)
       .def("seek", &PyStream::Seek, "pos"_a)
       .def("tell", &PyStream::Tell)
       .def_prop_ro("header", &PyStream::Header)
