@@ -18,6 +18,8 @@ _PLAN_KEYS = ("chunk_size", "chunk_number", "newline", "header", "decompress", "
 # task holds this many bytes or partitions.
 _TASK_BYTES = 32 << 20
 _TASK_PARTITIONS = 64
+# Partitions of a task whose data is opened while the function runs on an earlier one.
+_OPEN_AHEAD = 4
 
 
 def _call(fn, partition, extra_args):
@@ -41,18 +43,53 @@ def _stats_delta(before, after):
     return {k: after[k] - before[k] for k in after}
 
 
-def _run_batch(fn, partitions, extra_args):
+class _OpenAhead:
+    """Opens the data of a task's next `depth` partitions in the background while the function
+    runs on the current one, so their requests' round trips overlap its work instead of adding
+    up. Starts once the function has shown that it reads data (a function that only looks at
+    keys costs no request); the streams opened ahead hold at most readahead x read_window each."""
+
+    def __init__(self, partitions, depth):
+        self._partitions = partitions
+        self._depth = depth
+        self._pool = None
+
+    def before(self, i):
+        if self._depth <= 0 or i == 0:
+            return
+        if self._pool is None:
+            if not self._partitions[i - 1]._data_used:
+                return
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                self._depth, thread_name_prefix="quarry-ahead")
+        for p in self._partitions[i + 1:i + 1 + self._depth]:
+            p._open_ahead(self._pool)
+
+    def close(self):
+        if self._pool is None:
+            return
+        for p in self._partitions:
+            p._drop_ahead()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_batch(fn, partitions, extra_args, open_ahead=0):
     """Body of one Ray task: runs fn on each partition, in order; stops at the first failure."""
     before = _quarry.stats()
     before["credential_fetches"] = _quarry.credential_fetch_count()
     results = []
     failure = None
-    for p in partitions:
-        ok, value = _call(fn, p, extra_args)
-        if not ok:
-            failure = value
-            break
-        results.append(value)
+    ahead = _OpenAhead(partitions, open_ahead)
+    try:
+        for i, p in enumerate(partitions):
+            ahead.before(i)
+            ok, value = _call(fn, p, extra_args)
+            if not ok:
+                failure = value
+                break
+            results.append(value)
+    finally:
+        ahead.close()
     after = _quarry.stats()
     after["credential_fetches"] = _quarry.credential_fetch_count()
     return results, failure, _stats_delta(before, after)
@@ -63,12 +100,13 @@ class Job:
     first failure as TaskError); `stats` and `progress` can be read while it runs."""
 
     def __init__(self, fn, plan, extra_args, executor, partitions_per_task, progress,
-                 ray_options):
+                 ray_options, run_options=None):
         self._fn = fn
         self._plan = plan
         self._extra_args = tuple(extra_args)
         self._partitions_per_task = partitions_per_task
         self._ray_options = ray_options or {}
+        self._run_options = run_options or {}
         self._results = []
         self._error = None
         self._done = threading.Event()
@@ -151,7 +189,7 @@ class Job:
     def _run_local(self):
         before = _quarry.stats()
         before["credential_fetches"] = _quarry.credential_fetch_count()
-        workers = self._ray_options.get("num_threads") or min(32, (os.cpu_count() or 1) * 4)
+        workers = self._run_options.get("num_threads") or min(32, (os.cpu_count() or 1) * 4)
         futures = []
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="quarry") as pool:
             for p in self._plan:
@@ -188,12 +226,13 @@ class Job:
 
         def submit():
             nonlocal batch, batch_bytes
-            refs.append((remote.remote(fn_ref, batch, args_ref), len(batch)))
+            refs.append((remote.remote(fn_ref, batch, args_ref, open_ahead), len(batch)))
             with self._lock:
                 self._stats["tasks"] += 1
             batch, batch_bytes = [], 0
 
         per_task = self._partitions_per_task
+        open_ahead = self._run_options.get("open_ahead", _OPEN_AHEAD)
         # Listing goes on while the first tasks run.
         for p in self._plan:
             with self._lock:
@@ -253,26 +292,33 @@ def _choose_executor(executor):
 
 
 def _split_options(kwargs):
+    """Plan options, Ray task options, and Quarry's own execution options (num_threads for the
+    local pool, open_ahead for Ray tasks)."""
     plan_opts = {k: kwargs.pop(k) for k in list(kwargs) if k in _PLAN_KEYS}
-    ray_opts = kwargs.pop("ray_options", None) or {}
-    for k in ("num_cpus", "num_gpus", "memory", "resources", "max_retries", "num_threads"):
+    ray_opts = dict(kwargs.pop("ray_options", None) or {})
+    for k in ("num_cpus", "num_gpus", "memory", "resources", "max_retries"):
         if k in kwargs:
             ray_opts[k] = kwargs.pop(k)
+    run_opts = {k: kwargs.pop(k) for k in ("num_threads", "open_ahead") if k in kwargs}
     if kwargs:
         raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
-    return plan_opts, ray_opts
+    ahead = run_opts.get("open_ahead", _OPEN_AHEAD)
+    if not isinstance(ahead, int) or ahead < 0:
+        raise ValueError(f"open_ahead={ahead!r}: give a count of partitions >= 0 (0 turns it off)")
+    return plan_opts, ray_opts, run_opts
 
 
 def submit(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None,
            progress=None, **options):
     """Starts fn(obj, *extra_args) over every partition of `inputs` and returns a Job at once.
     Options: plan options (chunk_size, chunk_number, newline, header, decompress,
-    storage_options) and Ray task options (num_cpus, num_gpus, memory, resources, max_retries,
-    or ray_options={...})."""
-    plan_opts, ray_opts = _split_options(dict(options))
+    storage_options), Ray task options (num_cpus, num_gpus, memory, resources, max_retries,
+    or ray_options={...}), num_threads (the local pool's size) and open_ahead (partitions of a
+    Ray task whose data is opened in the background while the function runs; default 4)."""
+    plan_opts, ray_opts, run_opts = _split_options(dict(options))
     plan = inputs if isinstance(inputs, Plan) else Plan(inputs, **plan_opts)
     return Job(fn, plan, extra_args, _choose_executor(executor), partitions_per_task, progress,
-               ray_opts)
+               ray_opts, run_opts)
 
 
 def map(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None, progress=None,  # noqa: A001

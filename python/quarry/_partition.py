@@ -122,7 +122,8 @@ class Partition:
     connection. `data_stream` opens on first access, inside whatever process runs the task."""
 
     __slots__ = ("uri", "bucket", "key", "size", "etag", "part", "total_parts", "byte_range",
-                 "scheme", "compression", "_options", "_storage_options", "_stream", "_header")
+                 "scheme", "compression", "_options", "_storage_options", "_stream", "_header",
+                 "_opening", "_data_used")
 
     def __init__(self, fields, options, storage_options):
         self.uri = fields["uri"]
@@ -139,6 +140,8 @@ class Partition:
         self._storage_options = storage_options
         self._stream = None
         self._header = None
+        self._opening = None  # a Future of the native stream, when opened ahead (open_ahead)
+        self._data_used = False
 
     def _fields(self):
         return {"uri": self.uri, "scheme": self.scheme, "bucket": self.bucket, "key": self.key,
@@ -172,11 +175,31 @@ class Partition:
         options["storage_options"] = self._storage_options.get(self.scheme, {})
         return _quarry.Stream(self._fields(), options)
 
+    def _take_native(self):
+        """The stream opened ahead if there is one (its failure is raised here, where the data
+        is asked for), else a new one."""
+        self._data_used = True
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            return opening.result()
+        return self._open_native()
+
+    def _open_ahead(self, pool):
+        """Starts opening the data on `pool` (the native open runs without the GIL): the first
+        request goes out and the first bytes arrive while the task is still busy elsewhere."""
+        if self._opening is None and self._stream is None and not self._data_used:
+            self._opening = pool.submit(self._open_native)
+
+    def _drop_ahead(self):
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.cancel()
+
     @property
     def data_stream(self):
         """The partition's data as a binary file, opened on first access."""
         if self._stream is None or self._stream.closed:
-            self._stream = DataStream(self._open_native())
+            self._stream = DataStream(self._take_native())
         return self._stream
 
     @property
@@ -190,11 +213,11 @@ class Partition:
 
     def read(self):
         """All of the partition's data, as bytes."""
-        return self._open_native().read(-1)
+        return self._take_native().read(-1)
 
     def lines(self):
         """Iterator of the partition's records (separators kept)."""
-        native = self._open_native()
+        native = self._take_native()
         while True:
             batch = native.readlines(1024)
             if not batch:

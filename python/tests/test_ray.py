@@ -63,6 +63,37 @@ def test_line_chunks_on_ray_follow_the_contract(bucket, data, sep, chunk, header
     assert (expected_header if header else b"") + joined == data
 
 
+def test_open_ahead_changes_when_data_is_fetched_not_what_is_delivered(bucket):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: quarry.put(f"s3://{bucket}/a/{i:03d}", b"%d\n" % i * (i + 1)),
+                      range(120)))
+    uri = f"s3://{bucket}/a/"
+    want = [b"%d\n" % i * (i + 1) for i in range(120)]
+    for ahead in (0, 1, 4, 200):
+        read = quarry.map(lambda obj: obj.read(), uri, partitions_per_task=40, open_ahead=ahead)
+        assert read == want, ahead
+        counted = quarry.map(lambda obj: obj.data_stream.count_records(), uri,
+                             partitions_per_task=40, open_ahead=ahead)
+        assert counted == [i + 1 for i in range(120)], ahead
+    # A function that never touches the data costs no request, opened ahead or not.
+    job = quarry.submit(lambda obj: obj.key, uri, partitions_per_task=40, num_threads=3)
+    assert len(job.result()) == 120 and job.stats["requests"] == 0  # (num_threads: local only)
+    # An object replaced after planning fails its own partition, also when opened ahead: the
+    # failure reaches the function where it asks for the data.
+    def fn(obj):
+        if obj.key.endswith("/000"):
+            quarry.put(f"s3://{bucket}/a/013", b"replaced")
+        return obj.read()
+
+    with pytest.raises(quarry.TaskError) as e:
+        quarry.map(fn, uri, partitions_per_task=40)
+    assert e.value.uri == f"s3://{bucket}/a/013"
+    assert isinstance(e.value.cause, quarry.PreconditionFailed)
+    with pytest.raises(ValueError, match="open_ahead"):
+        quarry.map(fn, uri, open_ahead=-1)
+
+
 def test_failed_partition_raises_task_error_naming_it(bucket):
     for i in range(20):
         quarry.put(f"s3://{bucket}/f/{i:02d}", b"x")
