@@ -96,6 +96,10 @@ class StreamingRead {
   std::thread thread_;
 };
 
+// Hands `size` bytes to a sink that receives in place, copying them into the rooms it offers
+// (for sources whose bytes are already in memory).
+Status CopyIntoRooms(ReadSink& sink, const char* data, size_t size);
+
 // Reads the whole object (or [offset, offset+length)) into a string.
 Result<std::string> ReadToString(ObjectStore& store, std::string_view bucket, std::string_view key,
                                  uint64_t offset = 0, uint64_t length = UINT64_MAX,

@@ -219,17 +219,7 @@ class StreamingSink final : public ReadSink {
   Status Write(const char* data, size_t size) override {
     const size_t skip = static_cast<size_t>(std::min<uint64_t>(skip_, size));
     skip_ -= skip;
-    data += skip;
-    size -= skip;
-    while (size > 0) {
-      QUARRY_ASSIGN_OR_RETURN(std::span<char> room, Room());
-      const size_t n = std::min(size, room.size());
-      std::memcpy(room.data(), data, n);
-      QUARRY_RETURN_IF_ERROR(Commit(n));
-      data += n;
-      size -= n;
-    }
-    return Status::Ok();
+    return CopyIntoRooms(*this, data + skip, size - skip);
   }
 
   bool ReceivesInPlace() const override { return true; }
@@ -368,6 +358,18 @@ Result<std::string_view> StreamingRead::Next(uint64_t from, size_t batch) {
   const uint64_t at = from % st.capacity;
   const uint64_t n = std::min(filled - from, st.capacity - at);
   return std::string_view(st.buf.data() + at, static_cast<size_t>(n));
+}
+
+Status CopyIntoRooms(ReadSink& sink, const char* data, size_t size) {
+  while (size > 0) {
+    QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink.Room());
+    const size_t n = std::min(size, room.size());
+    std::memcpy(room.data(), data, n);
+    QUARRY_RETURN_IF_ERROR(sink.Commit(n));
+    data += n;
+    size -= n;
+  }
+  return Status::Ok();
 }
 
 Result<std::string> ReadToString(ObjectStore& store, std::string_view bucket, std::string_view key,

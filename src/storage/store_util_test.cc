@@ -110,16 +110,7 @@ class RetryingStore final : public ForwardingStore {
     QUARRY_ASSIGN_OR_RETURN(auto all, ReadToString(*inner_, b, k, offset, length, o));
     const bool in_place = in_place_ && sink->ReceivesInPlace();
     auto deliver = [&](const char* data, size_t size) -> Status {
-      if (!in_place) return sink->Write(data, size);
-      while (size > 0) {
-        QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->Room());
-        const size_t n = std::min(size, room.size());
-        std::memcpy(room.data(), data, n);
-        QUARRY_RETURN_IF_ERROR(sink->Commit(n));
-        data += n;
-        size -= n;
-      }
-      return Status::Ok();
+      return in_place ? CopyIntoRooms(*sink, data, size) : sink->Write(data, size);
     };
     const size_t half = all.size() / 2;
     for (size_t at = 0; at < half; at += 1000) {
