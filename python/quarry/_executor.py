@@ -114,10 +114,13 @@ class Job:
         self._completed = 0
         self._submitted = 0
         self._listing_done = False
+        # "ray", "local", or an executor object of the caller's (anything with submit()).
+        self._executor = executor
+        name = executor if isinstance(executor, str) else type(executor).__name__
         self._stats = {"partitions": 0, "tasks": 0, "bytes_read": 0, "requests": 0,
                        "retries": 0, "connections_opened": 0,
                        "credential_fetches": plan.credential_fetches,
-                       "list_pages": 0, "wall_seconds": 0.0, "executor": executor}
+                       "list_pages": 0, "wall_seconds": 0.0, "executor": name}
         self._bar = _progress_bar(progress)
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name="quarry-job", daemon=True)
@@ -154,10 +157,16 @@ class Job:
     # --- execution ---
     def _run(self):
         try:
-            if self._stats["executor"] == "ray":
+            if self._executor == "ray":
                 self._run_ray()
+            elif self._executor == "local":
+                workers = self._run_options.get("num_threads") or min(32, (os.cpu_count() or 1) * 4)
+                with concurrent.futures.ThreadPoolExecutor(workers,
+                                                           thread_name_prefix="quarry") as pool:
+                    self._run_on_pool(pool, in_process=True)
             else:
-                self._run_local()
+                self._run_on_pool(self._executor, in_process=isinstance(
+                    self._executor, concurrent.futures.ThreadPoolExecutor))
         except TaskError as e:
             self._error = e
         except BaseException as e:  # noqa: BLE001 - listing or submission failed
@@ -186,32 +195,38 @@ class Job:
             # Exchanges workers had to make themselves (a token neared expiry mid-job).
             self._stats["credential_fetches"] += delta.get("credential_fetches", 0)
 
-    def _run_local(self):
-        before = _quarry.stats()
-        before["credential_fetches"] = _quarry.credential_fetch_count()
-        workers = self._run_options.get("num_threads") or min(32, (os.cpu_count() or 1) * 4)
+    def _run_on_pool(self, pool, in_process):
+        """One call per partition on `pool` (a concurrent.futures-style executor: submit()
+        returning futures with result()). Stats: one delta over the job when the calls run in
+        this process (their deltas would overlap), else each call's own."""
+        if in_process:
+            before = _quarry.stats()
+            before["credential_fetches"] = _quarry.credential_fetch_count()
         futures = []
-        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="quarry") as pool:
-            for p in self._plan:
-                with self._lock:
-                    self._stats["partitions"] += 1
-                    self._stats["tasks"] += 1
-                f = pool.submit(_call, self._fn, p, self._extra_args)
-                f.add_done_callback(lambda _: self._advance(1))
-                futures.append(f)
+        for p in self._plan:
             with self._lock:
-                self._listing_done = True
-            results = []
-            for f in futures:
-                ok, value = f.result()
-                if not ok:
-                    for other in futures:
-                        other.cancel()
-                    raise _task_error(value)
-                results.append(value)
-        after = _quarry.stats()
-        after["credential_fetches"] = _quarry.credential_fetch_count()
-        self._add_stats(_stats_delta(before, after))
+                self._stats["partitions"] += 1
+                self._stats["tasks"] += 1
+            f = pool.submit(_run_batch, self._fn, [p], self._extra_args)
+            if hasattr(f, "add_done_callback"):
+                f.add_done_callback(lambda _: self._advance(1))
+            futures.append(f)
+        with self._lock:
+            self._listing_done = True
+        results = []
+        for i, f in enumerate(futures):
+            values, failure, delta = f.result()
+            if not in_process:
+                self._add_stats(delta)
+            if failure is not None:
+                for later in futures[i + 1:]:
+                    later.cancel()
+                raise _task_error(failure)
+            results.extend(values)
+        if in_process:
+            after = _quarry.stats()
+            after["credential_fetches"] = _quarry.credential_fetch_count()
+            self._add_stats(_stats_delta(before, after))
         self._results = results
 
     def _run_ray(self):
@@ -280,7 +295,7 @@ def _progress_bar(progress):
 
 
 def _choose_executor(executor):
-    if executor in ("ray", "local"):
+    if isinstance(executor, str) and executor in ("ray", "local"):
         return executor
     if executor is None:
         try:
@@ -288,7 +303,10 @@ def _choose_executor(executor):
             return "ray" if ray.is_initialized() else "local"
         except ImportError:
             return "local"
-    raise ValueError(f"executor={executor!r}: use None, 'ray' or 'local'")
+    if not isinstance(executor, str) and callable(getattr(executor, "submit", None)):
+        return executor  # concurrent.futures.Executor or alike: one call per partition
+    raise ValueError(f"executor={executor!r}: use None, 'ray', 'local', or an executor object "
+                     "with submit() (such as concurrent.futures.ThreadPoolExecutor)")
 
 
 def _split_options(kwargs):

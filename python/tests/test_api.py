@@ -221,6 +221,64 @@ def test_count_records_counts_what_lines_would_yield(bucket):
     assert obj.data_stream.count_records() == 0  # at the end
 
 
+def test_executor_objects_run_one_call_per_partition(bucket):
+    import multiprocessing
+    import operator
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    for i in range(30):
+        quarry.put(f"s3://{bucket}/e/{i:02d}", b"%d" % i * (i + 1))
+    uri = f"s3://{bucket}/e/"
+    want = [b"%d" % i * (i + 1) for i in range(30)]
+    quarry.get(f"s3://{bucket}/e/00")  # this process now holds idle connections
+    with ThreadPoolExecutor(3) as threads:
+        job = quarry.submit(operator.methodcaller("read"), uri, executor=threads)
+        assert job.result() == want
+        assert job.stats["executor"] == "ThreadPoolExecutor" and job.stats["requests"] >= 30
+    # Forked and spawned processes: the function and partitions travel by pickle; stats come
+    # back with each call. Forked children must not send on the connections they inherited.
+    for method in ("fork", "spawn"):
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as procs:
+            job = quarry.submit(operator.methodcaller("read"), uri, executor=procs)
+            assert job.result() == want, method
+            assert job.stats["tasks"] == 30 and job.stats["requests"] >= 30, method
+    with ThreadPoolExecutor(2) as threads:
+        with pytest.raises(quarry.TaskError) as e:
+            quarry.map(operator.methodcaller("no_such_method"), uri, executor=threads)
+        assert e.value.uri == f"s3://{bucket}/e/00"
+    with pytest.raises(ValueError, match="executor object with submit"):
+        quarry.map(len, uri, executor=42)
+
+
+def test_a_forked_child_and_its_parent_keep_their_connections_apart(bucket):
+    import os
+
+    blobs = {f"s3://{bucket}/k/{i}": os.urandom(1000 + i * 7919) for i in range(8)}
+    for uri, data in blobs.items():
+        quarry.put(uri, data)
+    for uri, data in blobs.items():  # idle kept-alive connections in the parent's pool
+        assert quarry.get(uri) == data
+        with quarry.open(uri) as f:  # in-place receive has a pool of its own
+            assert f.read() == data
+    pid = os.fork()
+    if pid == 0:
+        ok = True
+        try:
+            for _ in range(25):
+                for uri, data in blobs.items():
+                    with quarry.open(uri) as f:
+                        ok = ok and quarry.get(uri) == data and f.read() == data
+        except BaseException:  # noqa: BLE001 - reported through the exit status
+            ok = False
+        os._exit(0 if ok else 1)
+    for _ in range(25):
+        for uri, data in blobs.items():
+            with quarry.open(uri) as f:
+                assert quarry.get(uri) == data and f.read() == data
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_content_encoding_is_stored_and_decoded(bucket):
     import zlib
 

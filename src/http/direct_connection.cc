@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -99,7 +100,17 @@ Result<std::unique_ptr<DirectConnection>> DirectConnection::Open(std::string_vie
 DirectConnection::DirectConnection(void* curl, std::string origin, std::string host, int wait_ms)
     : curl_(curl), origin_(std::move(origin)), host_(std::move(host)), wait_ms_(wait_ms) {}
 
+void CloseSocketOf(void* curl) {
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(AsCurl(curl), CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+      fd != CURL_SOCKET_BAD) {
+    ::close(fd);
+  }
+}
+
 DirectConnection::~DirectConnection() { curl_easy_cleanup(AsCurl(curl_)); }
+
+void DirectConnection::CloseInheritedSocket() { CloseSocketOf(curl_); }
 
 Status DirectConnection::Broken(std::string_view what) const {
   return Unavailable(origin_ + " " + std::string(what));

@@ -21,6 +21,9 @@
 
 namespace quarry::http {
 
+// Closes this process's copy of the socket a curl handle holds (if any), sending nothing.
+void CloseSocketOf(void* curl);
+
 class DirectConnection {
  public:
   // Connects to the origin of `url` ("http://host:port/..." or "https://..."). Unavailable,
@@ -30,6 +33,11 @@ class DirectConnection {
   ~DirectConnection();
   DirectConnection(const DirectConnection&) = delete;
   DirectConnection& operator=(const DirectConnection&) = delete;
+
+  // In a child process after fork(): closes this process's copy of the socket without a word
+  // to the peer (the parent's copy stays open and in use). The object must then be leaked, not
+  // destroyed: its TLS session is the parent's too.
+  void CloseInheritedSocket();
 
   // "scheme://host:port" as given in the URL; requests to other origins need another connection.
   const std::string& origin() const { return origin_; }

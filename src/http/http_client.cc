@@ -1,6 +1,7 @@
 #include "http/http_client.h"
 
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -123,15 +124,34 @@ struct HttpClient::Handle {
 };
 
 HttpClient::HttpClient(HttpClientOptions options)
-    : options_(options), in_place_allowed_(options.receive_in_place && !ProxyInEnvironment()) {
+    : options_(options),
+      in_place_allowed_(options.receive_in_place && !ProxyInEnvironment()),
+      pid_(::getpid()) {
   EnsureCurlInitialised();
 }
 
 HttpClient::~HttpClient() = default;
 
+void HttpClient::ForgetInheritedConnectionsLocked() {
+  const int pid = ::getpid();
+  if (pid == pid_) return;
+  for (auto& handle : idle_) {
+    CloseSocketOf(handle->curl);
+    (void)handle.release();  // leaked on purpose, see the header
+  }
+  idle_.clear();
+  for (auto& conn : direct_idle_) {
+    conn->CloseInheritedSocket();
+    (void)conn.release();
+  }
+  direct_idle_.clear();
+  pid_ = pid;
+}
+
 std::unique_ptr<HttpClient::Handle> HttpClient::Borrow() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    ForgetInheritedConnectionsLocked();
     if (!idle_.empty()) {
       auto h = std::move(idle_.back());
       idle_.pop_back();
@@ -233,6 +253,7 @@ Result<HttpResponse> HttpClient::SendInPlace(const HttpRequest& request, BodySin
   std::unique_ptr<DirectConnection> conn;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    ForgetInheritedConnectionsLocked();
     for (auto it = direct_idle_.begin(); it != direct_idle_.end(); ++it) {
       if ((*it)->origin() == origin) {
         conn = std::move(*it);

@@ -116,6 +116,10 @@ class HttpClient {
  private:
   struct Handle;
   std::unique_ptr<Handle> Borrow();
+  // In a child process after fork(), the idle connections are the parent's: requests of both
+  // on one socket would interleave. The child closes its copies of their sockets and leaks the
+  // rest (a TLS goodbye would reach the parent's peer), then opens its own. Holds mu_.
+  void ForgetInheritedConnectionsLocked();
   void Return(std::unique_ptr<Handle> handle);
   Result<HttpResponse> SendOnce(Handle* handle, const HttpRequest& request, BodySink* sink,
                                 bool* retryable);
@@ -129,6 +133,7 @@ class HttpClient {
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;
   std::vector<std::unique_ptr<DirectConnection>> direct_idle_;  // guarded by mu_
+  int pid_;  // the process the idle connections were opened in; guarded by mu_
 };
 
 }  // namespace quarry::http
