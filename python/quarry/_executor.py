@@ -46,8 +46,9 @@ def _stats_delta(before, after):
 class _OpenAhead:
     """Opens the data of a task's next `depth` partitions in the background while the function
     runs on the current one, so their requests' round trips overlap its work instead of adding
-    up. Starts once the function has shown that it reads data (a function that only looks at
-    keys costs no request); the streams opened ahead hold at most readahead x read_window each."""
+    up. Opens more only while the function reads the data it is given (a function that only
+    looks at keys costs no request, one that skips some partitions stops the opening until it
+    reads again); the streams opened ahead hold at most readahead x read_window each."""
 
     def __init__(self, partitions, depth):
         self._partitions = partitions
@@ -55,11 +56,9 @@ class _OpenAhead:
         self._pool = None
 
     def before(self, i):
-        if self._depth <= 0 or i == 0:
+        if self._depth <= 0 or i == 0 or not self._partitions[i - 1]._data_used:
             return
         if self._pool is None:
-            if not self._partitions[i - 1]._data_used:
-                return
             self._pool = concurrent.futures.ThreadPoolExecutor(
                 self._depth, thread_name_prefix="quarry-ahead")
         for p in self._partitions[i + 1:i + 1 + self._depth]:

@@ -79,6 +79,11 @@ def test_open_ahead_changes_when_data_is_fetched_not_what_is_delivered(bucket):
     # A function that never touches the data costs no request, opened ahead or not.
     job = quarry.submit(lambda obj: obj.key, uri, partitions_per_task=40, num_threads=3)
     assert len(job.result()) == 120 and job.stats["requests"] == 0  # (num_threads: local only)
+    # One that reads every tenth partition makes about one request per partition it reads (and
+    # the few opened ahead behind each of those), not one for every partition.
+    job = quarry.submit(lambda obj: obj.read() if obj.key.endswith("0") else obj.key, uri,
+                        partitions_per_task=40)
+    assert len(job.result()) == 120 and 12 <= job.stats["requests"] <= 12 * 5
     # An object replaced after planning fails its own partition, also when opened ahead: the
     # failure reaches the function where it asks for the data.
     def fn(obj):
