@@ -11,6 +11,7 @@ import http.client
 import http.server
 import json
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -23,6 +24,11 @@ from botocore.credentials import Credentials
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A client that drops a connection (after a fault it was served, say) is no error here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -1,0 +1,104 @@
+"""A fault-injecting proxy in front of the real RGW, for tests.
+
+`FaultProxy` forwards S3 requests to RGW unchanged (the client's SigV4 signature covers what it
+sent, the Host header included, so RGW accepts them) and relays the replies as they stream in.
+A `choose(n, method, path, headers)` function picks a fault for the n-th request (0-based):
+
+- None: forwarded as it is;
+- "slowdown": answered 503 SlowDown at once, as S3 does when throttling, without forwarding;
+- "reset": forwarded; the reply's head and half its body are relayed, then the connection is
+  reset (RST);
+- "truncate": the same, but the connection is closed cleanly, short of the Content-Length.
+
+"reset" and "truncate" apply to replies with a body; others are forwarded unharmed.
+"""
+
+import collections
+import http.client
+import socket
+import struct
+import threading
+import urllib.parse
+
+from iam_servers import _Handler, _Loopback
+
+_SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+             b"<Message>Please reduce your request rate.</Message></Error>")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "content-length"}
+
+
+class FaultProxy(_Loopback):
+    def __init__(self, upstream, choose):
+        self.requests = 0
+        self.injected = collections.Counter()
+        lock = threading.Lock()
+        target = urllib.parse.urlsplit(upstream)
+        local = threading.local()
+        outer = self
+
+        class Handler(_Handler):
+            def setup(self):
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def _handle(self):
+                body = self._body()
+                with lock:
+                    n = outer.requests
+                    outer.requests += 1
+                fault = choose(n, self.command, self.path, self.headers)
+                if fault == "slowdown":
+                    with lock:
+                        outer.injected[fault] += 1
+                    self._send(503, _SLOWDOWN, {"Content-Type": "application/xml"})
+                    return
+                conn = getattr(local, "conn", None)
+                if conn is None:
+                    conn = local.conn = http.client.HTTPConnection(target.hostname, target.port)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                headers["Content-Length"] = str(len(body))
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                length = resp.getheader("Content-Length")
+                if self.command == "HEAD" or length is None:
+                    data = b"" if self.command == "HEAD" else resp.read()
+                    relay = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP}
+                    relay["Content-Length"] = length or str(len(data))
+                    self._send(resp.status, data, relay)
+                    return
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in _HOP_BY_HOP:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", length)
+                self.end_headers()
+                remaining = int(length)
+                cut = remaining // 2 if fault in ("reset", "truncate") and remaining > 1 else -1
+                sent = 0
+                while remaining > 0:
+                    piece = resp.read(min(remaining, 1 << 16, cut - sent if cut >= 0 else 1 << 16))
+                    if not piece:
+                        break
+                    self.wfile.write(piece)
+                    sent += len(piece)
+                    remaining -= len(piece)
+                    if sent == cut:
+                        with lock:
+                            outer.injected[fault] += 1
+                        self._cut(fault)
+                        conn.close()  # the rest of this reply is never read
+                        local.conn = None
+                        return
+
+            def _cut(self, fault):
+                self.wfile.flush()
+                if fault == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                else:
+                    self.connection.shutdown(socket.SHUT_WR)
+                self.close_connection = True
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.endpoint = self._start(Handler)
