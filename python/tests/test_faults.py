@@ -88,4 +88,5 @@ def test_faults_that_do_not_stop_fail_loudly_naming_the_endpoint(bucket, proxy_f
     with pytest.raises(quarry.Unavailable) as e:
         quarry.get(uri, storage_options=_options(cut, max_attempts="2"))
     assert cut.endpoint.split("//")[1] in str(e.value)
+    assert "gave up after 2 attempts" in str(e.value)
     assert cut.requests == 2

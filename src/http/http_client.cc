@@ -303,6 +303,7 @@ Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>&
   auto handle = Borrow();
   Result<HttpResponse> last = Status(StatusCode::kInternal, "no attempt made");
   const int attempts = std::max(1, options_.retry.max_attempts);
+  bool retryable = false;
   for (int attempt = 0; attempt < attempts; ++attempt) {
     if (attempt > 0) {
       ++stats_.retries;
@@ -320,7 +321,7 @@ Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>&
       return built;
     }
     ++stats_.requests;
-    bool retryable = false;
+    retryable = false;
     if (in_place_allowed_ && request.method == "GET" && sink != nullptr &&
         sink->receives_in_place()) {
       last = SendInPlace(request, sink, &retryable);
@@ -335,6 +336,13 @@ Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>&
     }
   }
   Return(std::move(handle));
+  if (!last.ok() && retryable && attempts > 1) {
+    // Every attempt failed the same retryable way: say so (the message names the endpoint).
+    const Status& s = last.status();
+    return Status(s.code(),
+                  s.message() + " (gave up after " + std::to_string(attempts) + " attempts)",
+                  s.http_status(), s.retryable());
+  }
   return last;
 }
 
