@@ -8,9 +8,10 @@ A `choose(n, method, path, headers)` function picks a fault for the n-th request
 - "slowdown": answered 503 SlowDown at once, as S3 does when throttling, without forwarding;
 - "reset": forwarded; the reply's head and half its body are relayed, then the connection is
   reset (RST);
-- "truncate": the same, but the connection is closed cleanly, short of the Content-Length.
+- "truncate": the same, but the connection is closed cleanly, short of the Content-Length;
+- "stall": the same, but then nothing more is sent for `stall_s` seconds before the close.
 
-"reset" and "truncate" apply to replies with a body; others are forwarded unharmed.
+"reset", "truncate" and "stall" apply to replies with a body; others are forwarded unharmed.
 """
 
 import collections
@@ -18,6 +19,7 @@ import http.client
 import socket
 import struct
 import threading
+import time
 import urllib.parse
 
 from iam_servers import _Handler, _Loopback
@@ -28,7 +30,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "conte
 
 
 class FaultProxy(_Loopback):
-    def __init__(self, upstream, choose):
+    def __init__(self, upstream, choose, stall_s=10):
         self.requests = 0
         self.injected = collections.Counter()
         lock = threading.Lock()
@@ -73,7 +75,7 @@ class FaultProxy(_Loopback):
                 self.send_header("Content-Length", length)
                 self.end_headers()
                 remaining = int(length)
-                cut = remaining // 2 if fault in ("reset", "truncate") and remaining > 1 else -1
+                cut = remaining // 2 if fault in ("reset", "truncate", "stall") and remaining > 1 else -1
                 sent = 0
                 while remaining > 0:
                     piece = resp.read(min(remaining, 1 << 16, cut - sent if cut >= 0 else 1 << 16))
@@ -92,6 +94,8 @@ class FaultProxy(_Loopback):
 
             def _cut(self, fault):
                 self.wfile.flush()
+                if fault == "stall":
+                    time.sleep(stall_s)
                 if fault == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                                struct.pack("ii", 1, 0))

@@ -16,8 +16,8 @@ from fault_proxy import FaultProxy
 def proxy_for():
     made = []
 
-    def make(choose):
-        p = FaultProxy(os.environ["AWS_ENDPOINT_URL"], choose)
+    def make(choose, **kw):
+        p = FaultProxy(os.environ["AWS_ENDPOINT_URL"], choose, **kw)
         made.append(p)
         return p
 
@@ -90,3 +90,30 @@ def test_faults_that_do_not_stop_fail_loudly_naming_the_endpoint(bucket, proxy_f
     assert cut.endpoint.split("//")[1] in str(e.value)
     assert "gave up after 2 attempts" in str(e.value)
     assert cut.requests == 2
+
+
+def test_a_stalled_reply_is_abandoned_after_read_timeout_and_retried(bucket, proxy_for):
+    import time
+
+    data = os.urandom(3 << 20)
+    uri = f"s3://{bucket}/stalled"
+    quarry.put(uri, data)
+    seen = set()
+
+    def choose(n, method, path, headers):
+        key = (method, path, headers.get("Range"))
+        first = key not in seen
+        seen.add(key)
+        return "stall" if method == "GET" and first else None
+
+    proxy = proxy_for(choose, stall_s=8)
+    opts = {"storage_options": {"s3": _options(proxy, read_timeout_ms="600")}}
+    t = time.perf_counter()
+    # The in-place path (ranged parts) and curl's transfer (receive_in_place off) alike.
+    got = quarry.map(lambda obj: obj.read(), uri, chunk_size=1 << 20, executor="local", **opts)
+    assert b"".join(got) == data
+    s3 = {**_options(proxy, read_timeout_ms="600"), "receive_in_place": "false"}
+    seen.clear()
+    assert quarry.get(uri, storage_options=s3) == data
+    assert time.perf_counter() - t < 8  # gave up on each stall well before it ended
+    assert proxy.injected["stall"] >= 4

@@ -90,7 +90,7 @@ Result<std::unique_ptr<DirectConnection>> DirectConnection::Open(std::string_vie
                       "): check the endpoint setting and that the server is running",
                   0, retryable);
   }
-  const int wait_ms = std::max(1, options.low_speed_time_s) * 1000;
+  const int wait_ms = std::max(1, options.read_timeout_ms);
   auto conn = std::unique_ptr<DirectConnection>(
       new DirectConnection(curl, std::move(origin), std::move(host), wait_ms));
   conn->plain_tcp_ = root.rfind("http://", 0) == 0;
@@ -127,8 +127,8 @@ Status DirectConnection::WaitFor(bool readable) {
     int n = ::poll(&p, 1, wait_ms_);
     if (n > 0) return Status::Ok();
     if (n == 0) {
-      return Broken("sent nothing for " + std::to_string(wait_ms_ / 1000) +
-                    " s: the transfer was abandoned");
+      return Broken("sent nothing for " + std::to_string(wait_ms_) +
+                    " ms: the transfer was abandoned (storage option read_timeout_ms)");
     }
     if (errno != EINTR) return Broken("cannot be waited on (poll failed)");
   }

@@ -36,7 +36,29 @@ struct Transfer {
   uint64_t bytes = 0;
   bool status_known = false;
   bool to_sink = false;
+  // Stall detection: bytes moved either way, and when that last changed.
+  std::chrono::milliseconds read_timeout{0};
+  curl_off_t moved = -1;
+  std::chrono::steady_clock::time_point moved_at;
+  bool stalled = false;
 };
+
+// libcurl calls this as bytes move and about once a second while none do: a transfer that
+// moved nothing for the read timeout is abandoned (read_timeout_ms; curl's own low-speed check
+// averages over seconds and let a stalled reply hang on for several).
+int OnProgress(void* user, curl_off_t /*dltotal*/, curl_off_t dlnow, curl_off_t /*ultotal*/,
+               curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  if (dlnow + ulnow != t->moved) {
+    t->moved = dlnow + ulnow;
+    t->moved_at = now;
+    return 0;
+  }
+  if (now - t->moved_at < t->read_timeout) return 0;
+  t->stalled = true;
+  return 1;
+}
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -180,8 +202,11 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
   curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time_s));
+  transfer.read_timeout = std::chrono::milliseconds(std::max(1, options_.read_timeout_ms));
+  transfer.moved_at = std::chrono::steady_clock::now();
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 256L * 1024L);
   if (!options_.verify_tls) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -227,6 +252,14 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
   if (rc == CURLE_WRITE_ERROR && !transfer.sink_status.ok()) {
     *retryable = false;
     return transfer.sink_status;
+  }
+  if (rc == CURLE_ABORTED_BY_CALLBACK && transfer.stalled) {
+    *retryable = true;
+    return Status(StatusCode::kUnavailable,
+                  request.method + " " + HostOf(request.url) + " sent nothing for " +
+                      std::to_string(options_.read_timeout_ms) +
+                      " ms: the transfer was abandoned (storage option read_timeout_ms)",
+                  0, true);
   }
   if (rc != CURLE_OK) {
     *retryable = rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&

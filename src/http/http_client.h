@@ -74,8 +74,9 @@ struct RetryPolicy {
 
 struct HttpClientOptions {
   int connect_timeout_ms = 5000;
-  // A transfer slower than 1 byte/s for this long is abandoned (and retried).
-  int low_speed_time_s = 30;
+  // A transfer that moves no byte for this long is abandoned (and retried). Checked as bytes
+  // arrive and about once a second while none do.
+  int read_timeout_ms = 30000;
   bool verify_tls = true;
   // GETs whose sink has room/commit are received in place, on connections of the client's own
   // (libcurl connects and moves the bytes; the client writes the request and parses the reply).

@@ -70,6 +70,7 @@ class ScriptedServer {
     ::shutdown(fd_, SHUT_RDWR);
     ::close(fd_);
     thread_.join();
+    for (int c : stalled_) ::close(c);
     if (tls_ != nullptr) SSL_CTX_free(tls_);
   }
   std::string url() const {
@@ -126,16 +127,21 @@ class ScriptedServer {
         std::string reply = reply_(requests_++);
         if (reply.empty()) break;
         write_all(reply);
+        if (reply.find("X-Test-Then-Stall: 1") != std::string::npos) {
+          stalled_.push_back(c);  // kept open and silent until the server goes
+          c = -1;
+          break;
+        }
         if (reply.find("Connection: close") != std::string::npos ||
             reply.find("X-Test-Then-Drop: 1") != std::string::npos) {
           break;
         }
       }
       if (ssl != nullptr) {
-        SSL_shutdown(ssl);
+        if (c >= 0) SSL_shutdown(ssl);
         SSL_free(ssl);
       }
-      ::close(c);
+      if (c >= 0) ::close(c);
     }
   }
 
@@ -146,6 +152,7 @@ class ScriptedServer {
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
   std::atomic<int> requests_{0};
+  std::vector<int> stalled_;  // connections left hanging (X-Test-Then-Stall), server thread only
   std::thread thread_;
 };
 
@@ -159,6 +166,13 @@ std::string Reply(int status, const std::string& body) {
 std::string ReplyThenDrop(size_t length, const std::string& body) {
   return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(length) +
          "\r\nX-Test-Then-Drop: 1\r\n\r\n" + body;
+}
+
+// A 200 reply that declares `length` body bytes, sends `body`, then nothing more while the
+// connection stays open (a stalled server).
+std::string ReplyThenStall(size_t length, const std::string& body) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(length) +
+         "\r\nX-Test-Then-Stall: 1\r\n\r\n" + body;
 }
 
 HttpClientOptions FastRetries(int attempts) {
@@ -388,6 +402,43 @@ TEST(HttpClientInPlaceTest, TruncatedBodyIsRetriedAndDeliveredOnce) {
   EXPECT_EQ(in.got, "abcdefghij");
   EXPECT_EQ(in.resets, 1);
   EXPECT_EQ(client.stats().retries.load(), 1u);
+}
+
+TEST(HttpClientInPlaceTest, StalledReplyIsAbandonedAfterTheReadTimeoutAndRetried) {
+  for (const bool in_place : {false, true}) {
+    SCOPED_TRACE(in_place ? "in place" : "through curl's transfer");
+    ScriptedServer server(
+        [](int i) { return i == 0 ? ReplyThenStall(10, "abcd") : Reply(200, "abcdefghij"); });
+    HttpClientOptions options = FastRetries(3);
+    options.read_timeout_ms = 300;
+    HttpClient client(options);
+    InPlaceSink in(4);
+    BodySink copying{in.sink.write, in.sink.reset};
+    const auto start = std::chrono::steady_clock::now();
+    auto r = Get(client, server.url(), in_place ? &in.sink : &copying);
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(in_place ? in.got : in.copied, "abcdefghij");
+    EXPECT_EQ(client.stats().retries.load(), 1u);
+    // Checked as bytes arrive and about once a second while none do.
+    EXPECT_LT(took, std::chrono::milliseconds(2500));
+  }
+  // A server that always stalls: the request fails, naming the timeout and the attempts.
+  ScriptedServer stalling([](int) { return ReplyThenStall(10, "ab"); });
+  HttpClientOptions options = FastRetries(2);
+  options.read_timeout_ms = 200;
+  for (const bool in_place : {false, true}) {
+    HttpClient client(options);
+    InPlaceSink in(4);
+    BodySink copying{in.sink.write, in.sink.reset};
+    auto r = Get(client, stalling.url(), in_place ? &in.sink : &copying);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(r.status().message().find("read_timeout_ms"), std::string::npos)
+        << r.status().message();
+    EXPECT_NE(r.status().message().find("gave up after 2 attempts"), std::string::npos)
+        << r.status().message();
+  }
 }
 
 TEST(HttpClientInPlaceTest, ErrorBodiesAreKeptAndNeverReachTheSink) {

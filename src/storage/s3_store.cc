@@ -799,7 +799,9 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
   http::HttpClientOptions http_options;
   QUARRY_ASSIGN_OR_RETURN(auto connect_ms, ParseSize(options, "connect_timeout_ms", 5000));
   QUARRY_ASSIGN_OR_RETURN(auto attempts, ParseSize(options, "max_attempts", 5));
+  QUARRY_ASSIGN_OR_RETURN(auto read_ms, ParseSize(options, "read_timeout_ms", 30000));
   http_options.connect_timeout_ms = static_cast<int>(connect_ms);
+  http_options.read_timeout_ms = static_cast<int>(std::clamp<uint64_t>(read_ms, 1, 86400000));
   http_options.retry.max_attempts = static_cast<int>(std::max<uint64_t>(1, attempts));
   http_options.verify_tls = Flag(options, "verify_tls", true);
   http_options.receive_in_place = Flag(options, "receive_in_place", true);
