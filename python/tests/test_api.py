@@ -152,6 +152,11 @@ def test_pil_and_pandas_read_from_data_stream(bucket):
     assert rows == [["x", "y"], ["1", "2"], ["3", "4"]]
 
 
+def test_a_misspelt_storage_option_is_refused_naming_the_right_one(bucket):
+    with pytest.raises(quarry.InvalidArgument, match="'endpont' for s3: did you mean 'endpoint'"):
+        list(quarry.ls(f"s3://{bucket}/", storage_options={"endpont": "http://127.0.0.1:1"}))
+
+
 def test_failed_put_releases_the_buffer():
     data = bytearray(b"payload")
     with pytest.raises(quarry.InvalidArgument):

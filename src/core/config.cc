@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <vector>
 
 namespace quarry {
 namespace {
@@ -191,6 +193,97 @@ std::map<std::string, StorageOptions> ParseIni(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Every key a storage option may have (for any scheme).
+static constexpr std::string_view kKnownKeys[] = {"endpoint",
+                                                  "region",
+                                                  "access_key_id",
+                                                  "secret_access_key",
+                                                  "session_token",
+                                                  "addressing_style",
+                                                  "role_arn",
+                                                  "role_session_name",
+                                                  "sts_endpoint",
+                                                  "verify_tls",
+                                                  "receive_in_place",
+                                                  "api_key",
+                                                  "iam_endpoint",
+                                                  "credentials_path",
+                                                  "anonymous",
+                                                  "account_name",
+                                                  "account_key",
+                                                  "sas_token",
+                                                  "multipart_threshold",
+                                                  "part_size",
+                                                  "connect_timeout_ms",
+                                                  "read_timeout_ms",
+                                                  "max_attempts",
+                                                  "profile",
+                                                  "service_instance_id",
+                                                  "use_session_token",
+                                                  "duration_seconds",
+                                                  "token_refresh_margin"};
+
+// Keys the driver adds when it hands resolved credentials to workers.
+constexpr std::string_view kResolvedKeys[] = {"token", "token_access_key_id",
+                                              "token_secret_access_key", "token_session_token",
+                                              "token_expiration"};
+
+// Edits between two short strings (for "did you mean").
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// An unknown key is a typo far more often than a wish: InvalidArgument naming it, the closest
+// known key, and where the list is.
+Status CheckOptionKeys(std::string_view scheme, const StorageOptions& options,
+                       const std::string& what) {
+  for (const auto& entry : options) {
+    const std::string& key = entry.first;
+    const auto known = [&key](std::string_view k) { return k == key; };
+    if (std::any_of(std::begin(kKnownKeys), std::end(kKnownKeys), known) ||
+        std::any_of(std::begin(kResolvedKeys), std::end(kResolvedKeys), known)) {
+      continue;
+    }
+    std::string_view closest;
+    size_t best = 3;  // suggest only near misses
+    for (auto k : kKnownKeys) {
+      if (size_t d = EditDistance(key, k); d < best) {
+        best = d;
+        closest = k;
+      }
+    }
+    std::string message = "unknown ";
+    message += what;
+    message += " '";
+    message += key;
+    message += "' for ";
+    message += scheme;
+    if (!closest.empty()) {
+      message += ": did you mean '";
+      message += closest;
+      message += "'?";
+    }
+    message += " (the README's Configuration section lists them)";
+    return InvalidArgument(message);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<StorageOptions> ResolveStorageOptions(std::string_view scheme,
                                              const StorageOptions& explicit_options,
                                              const ConfigEnvironment& env) {
@@ -198,36 +291,10 @@ Result<StorageOptions> ResolveStorageOptions(std::string_view scheme,
   const std::string scheme_str(scheme);
   const std::string env_prefix = "QUARRY_" + Upper(scheme) + "_";
 
+  QUARRY_RETURN_IF_ERROR(CheckOptionKeys(scheme, explicit_options, "storage option"));
+
   // 2. Environment. QUARRY_<SCHEME>_<KEY>: we cannot enumerate the environment portably through
   // the injected getenv, so probe the known keys.
-  static constexpr std::string_view kKnownKeys[] = {"endpoint",
-                                                    "region",
-                                                    "access_key_id",
-                                                    "secret_access_key",
-                                                    "session_token",
-                                                    "addressing_style",
-                                                    "role_arn",
-                                                    "role_session_name",
-                                                    "sts_endpoint",
-                                                    "verify_tls",
-                                                    "receive_in_place",
-                                                    "api_key",
-                                                    "iam_endpoint",
-                                                    "credentials_path",
-                                                    "anonymous",
-                                                    "account_name",
-                                                    "account_key",
-                                                    "sas_token",
-                                                    "multipart_threshold",
-                                                    "part_size",
-                                                    "connect_timeout_ms",
-                                                    "read_timeout_ms",
-                                                    "max_attempts",
-                                                    "profile",
-                                                    "service_instance_id",
-                                                    "use_session_token",
-                                                    "duration_seconds",
-                                                    "token_refresh_margin"};
   for (auto key : kKnownKeys) {
     std::string k(key);
     if (out.count(k)) continue;
@@ -255,6 +322,8 @@ Result<StorageOptions> ResolveStorageOptions(std::string_view scheme,
     if (text) {
       QUARRY_ASSIGN_OR_RETURN(auto parsed, ParseConfigYaml(*text, path));
       if (auto it = parsed.find(scheme_str); it != parsed.end()) {
+        QUARRY_RETURN_IF_ERROR(
+            CheckOptionKeys(scheme, it->second, "key in config file '" + path + "'"));
         for (const auto& [k, v] : it->second) out.emplace(k, v);
       }
     }

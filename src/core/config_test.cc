@@ -72,6 +72,32 @@ TEST_F(ConfigTest, QuarryConfigVariableMustPointAtAFile) {
   EXPECT_NE(r.status().message().find("missing.yaml"), std::string::npos);
 }
 
+TEST_F(ConfigTest, UnknownKeysAreRefusedWithTheClosestKnownOne) {
+  auto r = ResolveStorageOptions("s3", {{"endpont", "http://x:1"}}, env_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("unknown storage option 'endpont' for s3: did you mean "
+                                      "'endpoint'?"),
+            std::string::npos)
+      << r.status().message();
+  // Nothing close: no guess.
+  r = ResolveStorageOptions("cos", {{"colour", "blue"}}, env_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().find("did you mean"), std::string::npos);
+  // In the config file: the file is named. Other schemes' sections are not checked here.
+  Write(dir_ / "cwd/quarry.yaml", "s3:\n  regoin: eu\ncos:\n  anything: 1\n");
+  r = ResolveStorageOptions("s3", {}, env_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("key in config file '"), std::string::npos);
+  EXPECT_NE(r.status().message().find("did you mean 'region'?"), std::string::npos);
+  // Resolved credentials handed to workers travel as options of their own.
+  r = ResolveStorageOptions("s3", {{"region", "eu"}, {"token_access_key_id", "A"}}, env_);
+  EXPECT_FALSE(r.ok());  // the file's typo still stands
+  fs::remove(dir_ / "cwd/quarry.yaml");
+  r = ResolveStorageOptions("s3", {{"region", "eu"}, {"token_access_key_id", "A"}}, env_);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+}
+
 TEST_F(ConfigTest, MalformedYamlNamesTheLine) {
   auto r = ParseConfigYaml("s3:\n  endpoint: x\nnot a mapping\n", "q.yaml");
   ASSERT_FALSE(r.ok());
