@@ -44,6 +44,15 @@ bool ParseUint(std::string_view s, int base, uint64_t* out) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
+// The connection's socket, or CURL_SOCKET_BAD when it has none (any more).
+curl_socket_t SocketOf(void* curl) {
+  curl_socket_t sock = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(AsCurl(curl), CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK) {
+    return CURL_SOCKET_BAD;
+  }
+  return sock;
+}
+
 // Where the origin ends in a URL: the first '/' after "://" (or the end).
 size_t OriginEnd(std::string_view url) {
   auto scheme_end = url.find("://");
@@ -53,6 +62,24 @@ size_t OriginEnd(std::string_view url) {
 }
 
 }  // namespace
+
+bool RetryableCurlCode(int code) {
+  return code != CURLE_URL_MALFORMAT && code != CURLE_UNSUPPORTED_PROTOCOL &&
+         code != CURLE_SSL_CACERT_BADFILE && code != CURLE_PEER_FAILED_VERIFICATION;
+}
+
+Status CannotReach(std::string_view origin, int code) {
+  return Status(StatusCode::kUnavailable,
+                "cannot reach endpoint " + std::string(origin) + " (" +
+                    curl_easy_strerror(static_cast<CURLcode>(code)) +
+                    "): check the endpoint setting and that the server is running",
+                0, RetryableCurlCode(code));
+}
+
+Status Stalled(std::string_view who, int read_timeout_ms) {
+  return Unavailable(std::string(who) + " sent nothing for " + std::to_string(read_timeout_ms) +
+                     " ms: the transfer was abandoned (storage option read_timeout_ms)");
+}
 
 std::string DirectConnection::OriginOf(std::string_view url) {
   return std::string(url.substr(0, OriginEnd(url)));
@@ -83,12 +110,7 @@ Result<std::unique_ptr<DirectConnection>> DirectConnection::Open(std::string_vie
   CURLcode rc = curl_easy_perform(curl);
   if (rc != CURLE_OK) {
     curl_easy_cleanup(curl);
-    const bool retryable = rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
-                           rc != CURLE_SSL_CACERT_BADFILE && rc != CURLE_PEER_FAILED_VERIFICATION;
-    return Status(StatusCode::kUnavailable,
-                  "cannot reach endpoint " + origin + " (" + curl_easy_strerror(rc) +
-                      "): check the endpoint setting and that the server is running",
-                  0, retryable);
+    return CannotReach(origin, rc);
   }
   const int wait_ms = std::max(1, options.read_timeout_ms);
   auto conn = std::unique_ptr<DirectConnection>(
@@ -101,11 +123,8 @@ DirectConnection::DirectConnection(void* curl, std::string origin, std::string h
     : curl_(curl), origin_(std::move(origin)), host_(std::move(host)), wait_ms_(wait_ms) {}
 
 void CloseSocketOf(void* curl) {
-  curl_socket_t fd = CURL_SOCKET_BAD;
-  if (curl_easy_getinfo(AsCurl(curl), CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
-      fd != CURL_SOCKET_BAD) {
-    ::close(fd);
-  }
+  const curl_socket_t fd = SocketOf(curl);
+  if (fd != CURL_SOCKET_BAD) ::close(fd);
 }
 
 DirectConnection::~DirectConnection() { curl_easy_cleanup(AsCurl(curl_)); }
@@ -117,19 +136,13 @@ Status DirectConnection::Broken(std::string_view what) const {
 }
 
 Status DirectConnection::WaitFor(bool readable) {
-  curl_socket_t sock = CURL_SOCKET_BAD;
-  if (curl_easy_getinfo(AsCurl(curl_), CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
-      sock == CURL_SOCKET_BAD) {
-    return Broken("closed the connection");
-  }
+  const curl_socket_t sock = SocketOf(curl_);
+  if (sock == CURL_SOCKET_BAD) return Broken("closed the connection");
   pollfd p{sock, static_cast<short>(readable ? POLLIN : POLLOUT), 0};
   for (;;) {
     int n = ::poll(&p, 1, wait_ms_);
     if (n > 0) return Status::Ok();
-    if (n == 0) {
-      return Broken("sent nothing for " + std::to_string(wait_ms_) +
-                    " ms: the transfer was abandoned (storage option read_timeout_ms)");
-    }
+    if (n == 0) return Stalled(origin_, wait_ms_);
     if (errno != EINTR) return Broken("cannot be waited on (poll failed)");
   }
 }
@@ -138,9 +151,8 @@ Status DirectConnection::AwaitAtLeast(size_t size) {
   if (!plain_tcp_) return Status::Ok();  // TLS may hold decrypted bytes the socket no longer shows
   const int want = static_cast<int>(std::min<size_t>(size, kBodyLowWater));
   if (want != low_water_) {
-    curl_socket_t sock = CURL_SOCKET_BAD;
-    if (curl_easy_getinfo(AsCurl(curl_), CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
-        sock == CURL_SOCKET_BAD ||
+    const curl_socket_t sock = SocketOf(curl_);
+    if (sock == CURL_SOCKET_BAD ||
         ::setsockopt(sock, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) != 0) {
       return Status::Ok();  // receives go on in whatever pieces come
     }

@@ -24,6 +24,15 @@ namespace quarry::http {
 // Closes this process's copy of the socket a curl handle holds (if any), sending nothing.
 void CloseSocketOf(void* curl);
 
+// What HttpClient's two ways of sending (curl's transfer, DirectConnection) say alike.
+// Whether a failed libcurl call (its CURLcode) is worth another attempt: not for a malformed
+// URL, an unsupported protocol or a refused TLS certificate.
+bool RetryableCurlCode(int code);
+// Unavailable: `origin` ("scheme://host:port") could not be reached (CURLcode `code`).
+Status CannotReach(std::string_view origin, int code);
+// Unavailable, retryable: `who` sent nothing for `read_timeout_ms`.
+Status Stalled(std::string_view who, int read_timeout_ms);
+
 class DirectConnection {
  public:
   // Connects to the origin of `url` ("http://host:port/..." or "https://..."). Unavailable,

@@ -21,13 +21,6 @@ struct CurlGlobal {
 
 void EnsureCurlInitialised() { static CurlGlobal once; }
 
-std::string HostOf(std::string_view url) {
-  auto p = url.find("://");
-  size_t start = p == std::string_view::npos ? 0 : p + 3;
-  auto end = url.find('/', start);
-  return std::string(url.substr(0, end == std::string_view::npos ? url.size() : end));
-}
-
 struct Transfer {
   HttpResponse* response = nullptr;
   BodySink* sink = nullptr;
@@ -253,25 +246,20 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
     *retryable = false;
     return transfer.sink_status;
   }
-  if (rc == CURLE_ABORTED_BY_CALLBACK && transfer.stalled) {
-    *retryable = true;
-    return Status(StatusCode::kUnavailable,
-                  request.method + " " + HostOf(request.url) + " sent nothing for " +
-                      std::to_string(options_.read_timeout_ms) +
-                      " ms: the transfer was abandoned (storage option read_timeout_ms)",
-                  0, true);
-  }
   if (rc != CURLE_OK) {
-    *retryable = rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
-                 rc != CURLE_SSL_CACERT_BADFILE && rc != CURLE_PEER_FAILED_VERIFICATION;
-    std::string msg =
-        request.method + " " + HostOf(request.url) + " failed: " + curl_easy_strerror(rc);
+    const std::string origin = DirectConnection::OriginOf(request.url);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && transfer.stalled) {
+      *retryable = true;
+      return Stalled(request.method + " " + origin, options_.read_timeout_ms);
+    }
+    *retryable = RetryableCurlCode(rc);
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
         rc == CURLE_COULDNT_RESOLVE_HOST) {
-      msg = "cannot reach endpoint " + HostOf(request.url) + " (" + curl_easy_strerror(rc) +
-            "): check the endpoint setting and that the server is running";
+      return CannotReach(origin, rc);
     }
-    return Status(StatusCode::kUnavailable, std::move(msg), 0, *retryable);
+    return Status(StatusCode::kUnavailable,
+                  request.method + " " + origin + " failed: " + curl_easy_strerror(rc), 0,
+                  *retryable);
   }
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);

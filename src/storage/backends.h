@@ -13,7 +13,8 @@ namespace quarry {
 // Options: endpoint, region, access_key_id, secret_access_key, session_token, addressing_style
 // (auto|path|virtual), verify_tls, receive_in_place (GET bodies straight from the socket into
 // the reader's buffers; "false" sends them through libcurl's buffer), multipart_threshold,
-// part_size, connect_timeout_ms, max_attempts. Fails with InvalidArgument on a malformed option, naming it.
+// part_size, connect_timeout_ms, read_timeout_ms, max_attempts. Fails with InvalidArgument on a
+// malformed option, naming it.
 Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
                                                  const StorageOptions& options);
 
