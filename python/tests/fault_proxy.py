@@ -15,14 +15,12 @@ A `choose(n, method, path, headers)` function picks a fault for the n-th request
 """
 
 import collections
-import http.client
 import socket
 import struct
 import threading
 import time
-import urllib.parse
 
-from iam_servers import _Handler, _Loopback
+from iam_servers import _Handler, _Loopback, _Upstream
 
 _SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
              b"<Message>Please reduce your request rate.</Message></Error>")
@@ -34,15 +32,10 @@ class FaultProxy(_Loopback):
         self.requests = 0
         self.injected = collections.Counter()
         lock = threading.Lock()
-        target = urllib.parse.urlsplit(upstream)
-        local = threading.local()
+        server = _Upstream(upstream)
         outer = self
 
         class Handler(_Handler):
-            def setup(self):
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
             def _handle(self):
                 body = self._body()
                 with lock:
@@ -54,9 +47,7 @@ class FaultProxy(_Loopback):
                         outer.injected[fault] += 1
                     self._send(503, _SLOWDOWN, {"Content-Type": "application/xml"})
                     return
-                conn = getattr(local, "conn", None)
-                if conn is None:
-                    conn = local.conn = http.client.HTTPConnection(target.hostname, target.port)
+                conn = server.get()
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 headers["Content-Length"] = str(len(body))
                 conn.request(self.command, self.path, body=body, headers=headers)
@@ -88,8 +79,7 @@ class FaultProxy(_Loopback):
                         with lock:
                             outer.injected[fault] += 1
                         self._cut(fault)
-                        conn.close()  # the rest of this reply is never read
-                        local.conn = None
+                        server.drop()  # the rest of this reply is never read
                         return
 
             def _cut(self, fault):

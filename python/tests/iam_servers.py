@@ -36,6 +36,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm and delayed
+        # ACKs stall every kept-alive request by ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args):
         pass
 
@@ -55,6 +61,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+
+class _Upstream:
+    """Kept-alive connections to a server behind a stand-in: one per handler thread."""
+
+    def __init__(self, url):
+        target = urllib.parse.urlsplit(url)
+        self._host, self._port = target.hostname, target.port
+        self._local = threading.local()
+
+    def get(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = http.client.HTTPConnection(self._host, self._port)
+        return conn
+
+    def drop(self):
+        """Closes this thread's connection (a reply on it was left unread)."""
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            conn.close()
 
 
 class _Loopback:
@@ -117,15 +144,12 @@ class BearerFront(_Loopback):
         self._lock = threading.Lock()
         target = urllib.parse.urlsplit(rgw_endpoint)
         creds = Credentials(access_key, secret_key)
-        local = threading.local()
+        upstream = _Upstream(rgw_endpoint)
         outer = self
 
         class Handler(_Handler):
             def setup(self):
                 super().setup()
-                # Headers and body go out in two writes: without this, Nagle's algorithm and
-                # delayed ACKs stall every kept-alive request by ~40 ms.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with outer._lock:
                     outer.connections += 1
 
@@ -146,9 +170,7 @@ class BearerFront(_Loopback):
                 headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
                 req = AWSRequest(method=self.command, url=url, data=body, headers=headers)
                 SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
-                conn = getattr(local, "conn", None)
-                if conn is None:
-                    conn = local.conn = http.client.HTTPConnection(target.hostname, target.port)
+                conn = upstream.get()
                 # The path was signed as the client sent it: forward it unchanged.
                 conn.request(self.command, self.path, body=body or None,
                              headers=dict(req.headers.items()))
