@@ -79,6 +79,16 @@ uint64_t CountByte(const char* p, size_t n, char byte) {
   return total;
 }
 
+// Makes `tail` the last `keep` bytes of what it held followed by `data`.
+void KeepLast(std::string* tail, std::string_view data, size_t keep) {
+  if (data.size() >= keep) {
+    tail->assign(data.substr(data.size() - keep));
+    return;
+  }
+  tail->append(data);
+  if (tail->size() > keep) tail->erase(0, tail->size() - keep);
+}
+
 }  // namespace
 
 uint64_t CountSeparators(std::string_view data, std::string_view separator) {
@@ -108,12 +118,7 @@ void RecordCounter::Feed(std::string_view data) {
     if (p != std::string_view::npos && p < before.size()) ++separators_;
   }
   separators_ += CountSeparators(data, separator_);
-  if (data.size() >= n) {
-    tail_.assign(data.substr(data.size() - n));
-  } else {
-    tail_.append(data);
-    if (tail_.size() > n) tail_.erase(0, tail_.size() - n);
-  }
+  KeepLast(&tail_, data, n);
   open_record_ = tail_ != separator_;
 }
 
@@ -142,14 +147,7 @@ std::optional<uint64_t> SeparatorFinder::Feed(std::string_view data, uint64_t of
   }
   if (n > 1) {
     // Keep the last n-1 bytes seen (they may begin an occurrence completed by the next feed).
-    std::string next_tail;
-    if (data.size() >= n - 1) {
-      next_tail.assign(data.substr(data.size() - (n - 1)));
-    } else {
-      next_tail = tail_ + std::string(data);
-      if (next_tail.size() > n - 1) next_tail.erase(0, next_tail.size() - (n - 1));
-    }
-    tail_ = std::move(next_tail);
+    KeepLast(&tail_, data, n - 1);
     tail_offset_ = data_end - tail_.size();
   }
   return std::nullopt;
