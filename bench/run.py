@@ -41,7 +41,7 @@ def quarry_cli(*args):
 
 
 def python_child(code, *args):
-    """Runs `code` in a fresh interpreter; returns (stdout's last JSON line, peak RSS in MiB)."""
+    """Runs `code` in a fresh interpreter; returns its stdout's last JSON line, parsed."""
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                          cwd=ROOT, check=False)
     if out.returncode != 0:
