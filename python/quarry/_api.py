@@ -1,6 +1,7 @@
 """Storage calls and plans: ls, open, get, put, delete, plan."""
 
 import collections
+import collections.abc
 import os
 
 from . import _quarry
@@ -23,12 +24,44 @@ def _scheme_of(uri):
 
 def _options_for(scheme, storage_options):
     """Storage options of one scheme from what the caller gave: a flat dict applies to every
-    scheme; a dict keyed by scheme ({"s3": {...}, "cos": {...}}) picks that scheme's."""
-    if not storage_options:
+    scheme; a dict keyed by scheme ({"s3": {...}, "cos": {...}}) picks that scheme's. Values
+    are strings, numbers or bools; None leaves a key unset."""
+    if storage_options is None:
         return {}
-    if any(k in _SCHEMES for k in storage_options):
-        return {str(k): str(v) for k, v in (storage_options.get(scheme) or {}).items()}
-    return {str(k): str(v) for k, v in storage_options.items()}
+    if not isinstance(storage_options, collections.abc.Mapping):
+        raise _invalid(f"storage_options={storage_options!r} is not allowed: give a dict of "
+                       "options ({'endpoint': ...}) or one per scheme ({'s3': {...}})")
+    by_scheme = [k for k in storage_options if k in _SCHEMES]
+    if by_scheme:
+        others = sorted(str(k) for k in storage_options if k not in _SCHEMES)
+        if others:
+            raise _invalid(f"storage_options mixes scheme keys ({', '.join(map(str, by_scheme))}) "
+                           f"with option keys ({', '.join(others)}): put every option under its "
+                           "scheme, e.g. {'s3': {'endpoint': ...}}")
+        chosen = storage_options.get(scheme)
+        if chosen is None:
+            return {}
+        if not isinstance(chosen, collections.abc.Mapping):
+            raise _invalid(f"storage_options[{scheme!r}]={chosen!r} is not allowed: give a dict")
+        return _option_strings(chosen, f"storage_options[{scheme!r}]")
+    return _option_strings(storage_options, "storage_options")
+
+
+def _option_strings(options, where):
+    out = {}
+    for k, v in options.items():
+        if not isinstance(k, str):
+            raise _invalid(f"{where} key {k!r} is not a string")
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        elif isinstance(v, (str, int, float)) or isinstance(v, os.PathLike):
+            out[k] = os.fspath(v) if isinstance(v, os.PathLike) else str(v)
+        else:
+            raise _invalid(f"{where}[{k!r}] is a {type(v).__name__}: give a string, number or "
+                           "bool")
+    return out
 
 
 def resolve_storage_options(inputs, storage_options=None):
@@ -120,7 +153,14 @@ def _newline_bytes(newline):
         return None
     if isinstance(newline, str):
         newline = newline.encode()
-    return bytes(newline)
+    if not isinstance(newline, (bytes, bytearray, memoryview)):
+        raise _invalid(f"newline={newline!r} is not allowed: give bytes such as b'\\n' (or "
+                       "str), or None for byte mode")
+    newline = bytes(newline)
+    if not newline:
+        raise _invalid("newline is empty: give a separator such as b'\\n', or None for byte "
+                       "mode")
+    return newline
 
 
 class Plan:
@@ -133,13 +173,15 @@ class Plan:
         if isinstance(inputs, (str, os.PathLike)):
             inputs = [inputs]
         self.inputs = [os.fspath(i) for i in inputs]
-        if decompress not in ("auto", True, False):
-            raise _invalid(f"decompress={decompress!r}: use 'auto' or False")
+        if not (decompress == "auto" or isinstance(decompress, bool)):
+            raise _invalid(f"decompress={decompress!r} is not allowed: give 'auto' or False")
+        if not isinstance(header, bool):
+            raise _invalid(f"header={header!r} is not allowed: give True or False")
         newline = _newline_bytes(newline)
         self.options = {
             "chunk_size": chunk_size, "chunk_number": chunk_number,
             "newline": newline.decode("latin-1") if newline else None,
-            "header": bool(header), "decompress": decompress is not False,
+            "header": header, "decompress": decompress is not False,
             "part_size": part_size, "readahead": readahead, "read_window": read_window,
         }
         # Validate now (URIs, options), list later.
@@ -160,6 +202,8 @@ class Plan:
         for uri in self.inputs:
             scheme = _scheme_of(uri)
             native = _quarry.Plan([uri], self._native_options(self.storage_options[scheme]))
+            # A partition carries the credentials of its own scheme only.
+            own = _Secret({scheme: self.storage_options[scheme]})
             pages_before = self.list_pages
             while True:
                 batch = native.next(256)
@@ -167,7 +211,7 @@ class Plan:
                 if not batch:
                     break
                 for fields in batch:
-                    yield Partition(fields, stream_options, self.storage_options)
+                    yield Partition(fields, stream_options, own)
 
     def partitions(self):
         return list(self)

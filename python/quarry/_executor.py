@@ -9,7 +9,7 @@ import traceback
 
 from . import _quarry
 from ._api import Plan
-from .errors import TaskError
+from .errors import InvalidArgument, TaskError
 
 _PLAN_KEYS = ("chunk_size", "chunk_number", "newline", "header", "decompress", "storage_options",
               "part_size", "readahead", "read_window")
@@ -304,8 +304,16 @@ def _choose_executor(executor):
             return "local"
     if not isinstance(executor, str) and callable(getattr(executor, "submit", None)):
         return executor  # concurrent.futures.Executor or alike: one call per partition
-    raise ValueError(f"executor={executor!r}: use None, 'ray', 'local', or an executor object "
-                     "with submit() (such as concurrent.futures.ThreadPoolExecutor)")
+    raise InvalidArgument(f"executor={executor!r}: use None, 'ray', 'local', or an executor "
+                          "object with submit() (such as concurrent.futures.ThreadPoolExecutor)")
+
+
+def _check_count(name, value, minimum, allowed):
+    """A whole number >= minimum (None passes: the default); InvalidArgument otherwise."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgument(f"{name}={value!r} is not allowed: give {allowed}")
 
 
 def _split_options(kwargs):
@@ -319,10 +327,21 @@ def _split_options(kwargs):
     run_opts = {k: kwargs.pop(k) for k in ("num_threads", "open_ahead") if k in kwargs}
     if kwargs:
         raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
-    ahead = run_opts.get("open_ahead", _OPEN_AHEAD)
-    if not isinstance(ahead, int) or ahead < 0:
-        raise ValueError(f"open_ahead={ahead!r}: give a count of partitions >= 0 (0 turns it off)")
+    _check_count("open_ahead", run_opts.get("open_ahead"), 0,
+                 "a count of partitions >= 0 (0 turns it off)")
+    _check_count("num_threads", run_opts.get("num_threads"), 1,
+                 "a number of threads >= 1, or None for the default")
     return plan_opts, ray_opts, run_opts
+
+
+def _check_job_arguments(fn, extra_args, partitions_per_task):
+    if not callable(fn):
+        raise InvalidArgument(f"fn={fn!r} is not callable: give a function of one partition")
+    if not isinstance(extra_args, (tuple, list)):
+        raise InvalidArgument(f"extra_args={extra_args!r} is not allowed: give a tuple of "
+                              "arguments passed after the partition")
+    _check_count("partitions_per_task", partitions_per_task, 1,
+                 "a number of partitions per task >= 1, or None to batch by size")
 
 
 def submit(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None,
@@ -332,6 +351,7 @@ def submit(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None
     storage_options), Ray task options (num_cpus, num_gpus, memory, resources, max_retries,
     or ray_options={...}), num_threads (the local pool's size) and open_ahead (partitions of a
     Ray task whose data is opened in the background while the function runs; default 4)."""
+    _check_job_arguments(fn, extra_args, partitions_per_task)
     plan_opts, ray_opts, run_opts = _split_options(dict(options))
     plan = inputs if isinstance(inputs, Plan) else Plan(inputs, **plan_opts)
     return Job(fn, plan, extra_args, _choose_executor(executor), partitions_per_task, progress,

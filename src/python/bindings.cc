@@ -132,31 +132,84 @@ class PyLister {
   std::unique_ptr<Lister> lister_;
 };
 
+// Plan options arrive from Python as they were given: each is checked here, once, and a bad one
+// is an InvalidArgument naming the option, the value and what is allowed (a plain cast would
+// raise std::bad_cast, take True for 1, or wrap -1 round to 2^64-1).
+std::string Shown(nb::handle v) { return nb::cast<std::string>(nb::repr(v)); }
+
+// A whole number in [min, max]; bools are refused (True is not a size).
+uint64_t WholeNumber(const std::string& key, nb::handle v, uint64_t min, uint64_t max,
+                     const char* allowed) {
+  auto bad = [&] {
+    Raise(InvalidArgument(key + "=" + Shown(v) + " is not allowed: give " + allowed));
+  };
+  // Anything with __index__ (int, numpy integers), but not bool.
+  if (PyBool_Check(v.ptr()) || !PyIndex_Check(v.ptr())) bad();
+  nb::object whole = nb::steal(PyNumber_Index(v.ptr()));
+  if (!whole.is_valid()) {
+    PyErr_Clear();
+    bad();
+  }
+  if (PyObject_RichCompareBool(whole.ptr(), nb::int_(0).ptr(), Py_LT) == 1) bad();
+  const unsigned long long n = PyLong_AsUnsignedLongLong(whole.ptr());
+  if (n == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();  // larger than 2^64 - 1
+    bad();
+  }
+  if (n < min || n > max) bad();
+  return n;
+}
+
+bool YesNo(const std::string& key, nb::handle v) {
+  if (!PyBool_Check(v.ptr())) {
+    Raise(InvalidArgument(key + "=" + Shown(v) + " is not allowed: give True or False"));
+  }
+  return v.ptr() == Py_True;
+}
+
 PlanOptions MakePlanOptions(const nb::dict& d) {
+  constexpr uint64_t kMaxBytes = uint64_t{1} << 62;
   PlanOptions o;
   for (auto [k, v] : d) {
     std::string key = nb::cast<std::string>(k);
     if (v.is_none()) continue;
-    if (key == "chunk_size")
-      o.chunk_size = nb::cast<uint64_t>(v);
-    else if (key == "chunk_number")
-      o.chunk_number = nb::cast<uint64_t>(v);
-    else if (key == "newline")
+    if (key == "chunk_size") {
+      o.chunk_size = WholeNumber(key, v, 1, kMaxBytes,
+                                 "a positive number of bytes per partition (e.g. 64 << 20), or "
+                                 "None for one partition per object");
+    } else if (key == "chunk_number") {
+      o.chunk_number = WholeNumber(key, v, 1, kMaxBytes,
+                                   "a positive number of partitions per object, or None for one "
+                                   "partition per object");
+    } else if (key == "newline") {
+      if (!nb::isinstance<nb::str>(v)) {
+        Raise(
+            InvalidArgument("newline=" + Shown(v) + " is not allowed: give bytes such as b'\\n'"));
+      }
       o.newline = nb::cast<std::string>(v);
-    else if (key == "header")
-      o.header = nb::cast<bool>(v);
-    else if (key == "decompress")
-      o.decompress = nb::cast<bool>(v);
-    else if (key == "part_size")
-      o.part_size = nb::cast<uint64_t>(v);
-    else if (key == "readahead")
-      o.readahead = nb::cast<int>(v);
-    else if (key == "read_window")
-      o.read_window = nb::cast<uint64_t>(v);
-    else if (key == "storage_options")
+      if (o.newline.empty()) {
+        Raise(
+            InvalidArgument("newline is empty: give a separator such as b'\\n', or None for "
+                            "byte mode"));
+      }
+    } else if (key == "header") {
+      o.header = YesNo(key, v);
+    } else if (key == "decompress") {
+      o.decompress = YesNo(key, v);
+    } else if (key == "part_size") {
+      o.part_size = WholeNumber(key, v, 1, kMaxBytes,
+                                "a positive number of bytes per ranged GET (default 64 MiB)");
+    } else if (key == "readahead") {
+      o.readahead = static_cast<int>(WholeNumber(
+          key, v, 1, 256, "a number of ranged GETs in flight from 1 to 256 (default 2)"));
+    } else if (key == "read_window") {
+      o.read_window = WholeNumber(
+          key, v, 1, kMaxBytes, "a positive number of bytes a GET holds at a time (default 1 MiB)");
+    } else if (key == "storage_options") {
       o.storage_options = nb::cast<StorageOptions>(v);
-    else
+    } else {
       Raise(InvalidArgument("unknown plan option '" + key + "'"));
+    }
   }
   return o;
 }

@@ -34,14 +34,18 @@ struct S3Settings {
   std::string service_instance_id;  // IBM COS: needed to create buckets with a bearer token
 };
 
-Result<uint64_t> ParseSize(const StorageOptions& o, const std::string& key, uint64_t fallback) {
+// A whole-number option in [min, max]; unset gives `fallback`. `unit` says what it counts, for
+// the message.
+Result<uint64_t> ParseCount(const StorageOptions& o, const std::string& key, uint64_t fallback,
+                            uint64_t min, uint64_t max, std::string_view unit) {
   auto it = o.find(key);
   if (it == o.end() || it->second.empty()) return fallback;
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || p != it->second.data() + it->second.size()) {
+  if (ec != std::errc() || p != it->second.data() + it->second.size() || v < min || v > max) {
     return InvalidArgument("storage option '" + key + "' = '" + it->second +
-                           "' is not a whole number");
+                           "' is not allowed: give a whole number of " + std::string(unit) +
+                           " from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return v;
 }
@@ -51,11 +55,16 @@ std::string Get(const StorageOptions& o, const std::string& key, const std::stri
   return it == o.end() || it->second.empty() ? fallback : it->second;
 }
 
-// A yes/no option: unset gives `fallback`; "false", "0" and "no" are no, anything else yes.
-bool Flag(const StorageOptions& o, const std::string& key, bool fallback) {
-  const std::string v = Get(o, key);
+// A yes/no option: unset gives `fallback`; true/false, yes/no, on/off, 1/0 in any case, else
+// InvalidArgument (a typo must not quietly mean yes).
+Result<bool> Flag(const StorageOptions& o, const std::string& key, bool fallback) {
+  std::string v = Get(o, key);
   if (v.empty()) return fallback;
-  return !(v == "false" || v == "0" || v == "no");
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
+  return InvalidArgument("storage option '" + key + "' = '" + Get(o, key) +
+                         "' is not allowed: give true or false");
 }
 
 bool IsIpOrLocal(std::string_view host) {
@@ -790,21 +799,26 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
                            "' is set but no secret key: set secret_access_key or "
                            "AWS_SECRET_ACCESS_KEY");
   }
+  constexpr uint64_t kMaxPart = uint64_t{5} << 30;  // S3's largest part
+  QUARRY_ASSIGN_OR_RETURN(s.part_size,
+                          ParseCount(options, "part_size", 16 * kMiB, 5 * kMiB, kMaxPart,
+                                     "bytes per uploaded part (S3 allows 5 MiB to 5 GiB)"));
   QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
-                          ParseSize(options, "multipart_threshold", 16 * kMiB));
-  QUARRY_ASSIGN_OR_RETURN(s.part_size, ParseSize(options, "part_size", 16 * kMiB));
-  if (s.part_size < 5 * kMiB) {
-    return InvalidArgument("storage option 'part_size' must be at least 5 MiB (S3's minimum)");
-  }
+                          ParseCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxPart,
+                                     "bytes above which uploads go in parts"));
   http::HttpClientOptions http_options;
-  QUARRY_ASSIGN_OR_RETURN(auto connect_ms, ParseSize(options, "connect_timeout_ms", 5000));
-  QUARRY_ASSIGN_OR_RETURN(auto attempts, ParseSize(options, "max_attempts", 5));
-  QUARRY_ASSIGN_OR_RETURN(auto read_ms, ParseSize(options, "read_timeout_ms", 30000));
+  constexpr uint64_t kDayMs = 86400000;
+  QUARRY_ASSIGN_OR_RETURN(
+      auto connect_ms, ParseCount(options, "connect_timeout_ms", 5000, 1, kDayMs, "milliseconds"));
+  QUARRY_ASSIGN_OR_RETURN(auto attempts,
+                          ParseCount(options, "max_attempts", 5, 1, 100, "attempts per request"));
+  QUARRY_ASSIGN_OR_RETURN(auto read_ms,
+                          ParseCount(options, "read_timeout_ms", 30000, 1, kDayMs, "milliseconds"));
   http_options.connect_timeout_ms = static_cast<int>(connect_ms);
-  http_options.read_timeout_ms = static_cast<int>(std::clamp<uint64_t>(read_ms, 1, 86400000));
-  http_options.retry.max_attempts = static_cast<int>(std::max<uint64_t>(1, attempts));
-  http_options.verify_tls = Flag(options, "verify_tls", true);
-  http_options.receive_in_place = Flag(options, "receive_in_place", true);
+  http_options.read_timeout_ms = static_cast<int>(read_ms);
+  http_options.retry.max_attempts = static_cast<int>(attempts);
+  QUARRY_ASSIGN_OR_RETURN(http_options.verify_tls, Flag(options, "verify_tls", true));
+  QUARRY_ASSIGN_OR_RETURN(http_options.receive_in_place, Flag(options, "receive_in_place", true));
   s.service_instance_id = Get(options, "service_instance_id");
   auto store = std::make_shared<S3Store>(std::move(s), http_options);
   QUARRY_RETURN_IF_ERROR(store->InitCredentials(options));

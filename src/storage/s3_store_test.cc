@@ -17,6 +17,37 @@
 namespace quarry {
 namespace {
 
+// Malformed storage options are refused when the store is made, naming the option, the value
+// and what is allowed; no request is sent.
+TEST(S3OptionsTest, MalformedOptionsAreRefusedNamingThem) {
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"verify_tls", "banana", "'verify_tls' = 'banana' is not allowed: give true or false"},
+      {"receive_in_place", "maybe", "'receive_in_place' = 'maybe'"},
+      {"max_attempts", "-3",
+       "'max_attempts' = '-3' is not allowed: give a whole number of "
+       "attempts per request from 1 to 100"},
+      {"max_attempts", "0", "'max_attempts' = '0'"},
+      {"read_timeout_ms", "abc", "'read_timeout_ms' = 'abc'"},
+      {"connect_timeout_ms", "99999999999999999999", "'connect_timeout_ms'"},
+      {"part_size", "1024", "'part_size' = '1024'"},
+  };
+  for (const auto& c : cases) {
+    StorageOptions options = {{"endpoint", "http://127.0.0.1:9"},
+                              {"access_key_id", "k"},
+                              {"secret_access_key", "s"},
+                              {c.key, c.value}};
+    auto store = MakeS3Store("s3", options);
+    ASSERT_FALSE(store.ok()) << c.key << "=" << c.value;
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(store.status().message().find(c.says), std::string::npos) << store.status().message();
+  }
+}
+
 class RgwTest : public ::testing::Test {
  protected:
   void SetUp() override {
