@@ -11,7 +11,7 @@ namespace quarry {
 // A parsed object URI. `key` is kept byte for byte as given (spaces, '+', '%', '//', unicode);
 // no percent-decoding happens, so what is listed is what is read.
 struct Uri {
-  std::string scheme;  // "s3", "cos", "gs", "az", "file", "mem"
+  std::string scheme;  // lower case: "s3", "cos", "file", "mem", ... (quarry/registry.h)
   std::string bucket;  // empty for "file"
   std::string key;     // may be empty (whole bucket); for "file" the absolute path without '/'
 
@@ -24,11 +24,9 @@ struct Uri {
 };
 
 // Parses `text`. Plain paths ("data/x.csv", "/tmp/x") become file URIs with an absolute path.
-// Fails with InvalidArgument naming the input for malformed URIs ("s3:/", "s3://", "://x") and for
-// schemes Quarry does not know (the message lists the known ones).
+// Fails with InvalidArgument naming the input for malformed URIs ("s3:/", "s3://", "://x").
+// Any well-formed scheme parses: whether a backend serves it is the registry's to say
+// (quarry/registry.h), when a store is asked for.
 Result<Uri> ParseUri(std::string_view text);
-
-// Schemes ParseUri accepts, comma separated, for error messages.
-std::string_view KnownSchemes();
 
 }  // namespace quarry

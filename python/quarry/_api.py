@@ -15,7 +15,7 @@ listing does not carry them) and are empty for file:// objects."""
 BucketInfo = collections.namedtuple("BucketInfo", "uri bucket creation_date")
 BucketInfo.__doc__ = """One bucket, as ls("s3://") lists them (creation_date may be empty)."""
 
-_SCHEMES = ("s3", "cos", "gs", "az", "file", "mem")
+_SCHEMES = tuple(_quarry.schemes())  # of the registered backends
 
 
 def _scheme_of(uri):
@@ -68,14 +68,22 @@ def resolve_storage_options(inputs, storage_options=None):
     """Resolves, once, the configuration of every scheme among `inputs` (explicit options, then
     the environment, config files and ~/.aws) and makes the token exchange it needs (IBM IAM,
     STS), once. The result travels to the workers inside the task arguments, so that they
-    neither read configuration nor authenticate on their own."""
-    resolved = {}
-    for uri in inputs:
-        scheme = _scheme_of(uri)
-        if scheme not in resolved:
-            options = _quarry.resolve_storage_options(scheme, _options_for(scheme, storage_options))
-            resolved[scheme] = _quarry.fetch_credentials(scheme, options)
-    return resolved
+    neither read configuration nor authenticate on their own.
+
+    A flat dict of options given for inputs of several schemes goes to each scheme with the keys
+    that scheme knows; a key no scheme of the inputs knows is refused (with the closest one)."""
+    schemes = list(dict.fromkeys(_scheme_of(uri) for uri in inputs))
+    per_scheme = {s: _options_for(s, storage_options) for s in schemes}
+    flat = storage_options and not any(k in _SCHEMES for k in storage_options)
+    if flat and len(schemes) > 1:
+        known = {s: set(_quarry.scheme_keys(s)) for s in schemes}
+        anywhere = set().union(*known.values())
+        # A key no scheme knows goes to the schemes that take options, to be refused there
+        # with the closest key they know.
+        per_scheme = {s: {k: v for k, v in o.items()
+                          if k in known[s] or (k not in anywhere and known[s])}
+                      for s, o in per_scheme.items()}
+    return {s: _quarry.resolve_job_storage_options(s, o) for s, o in per_scheme.items()}
 
 
 def ls(uri, recursive=True, storage_options=None):

@@ -116,3 +116,22 @@ def test_partition_carries_only_its_own_schemes_credentials(s3, bucket, csv_file
     # The s3 partition still has what it needs to read (its options travel with it).
     assert secret.encode() in pickle.dumps(parts["s3"])
     assert secret not in repr(parts["s3"])
+
+
+def test_flat_options_of_a_mixed_plan_go_to_the_schemes_that_know_them(s3, bucket, csv_file):
+    quarry.put(f"s3://{bucket}/y.csv", b"y\n")
+    plan = quarry.plan([csv_file, f"s3://{bucket}/y.csv"],
+                       storage_options={"endpoint": os.environ["AWS_ENDPOINT_URL"]})
+    assert b"".join(p.read() for p in plan) == b"a,b\n1,2\n3,4\ny\n"
+    # A key no scheme of the inputs knows is still a typo, named with the closest key.
+    with pytest.raises(quarry.InvalidArgument, match="did you mean 'endpoint'"):
+        quarry.plan([csv_file, f"s3://{bucket}/y.csv"], storage_options={"endpont": "x"})
+
+
+def test_schemes_come_from_the_registry():
+    from quarry import _quarry
+    assert {"s3", "cos", "file", "mem"} <= set(_quarry.schemes())
+    with pytest.raises(quarry.InvalidArgument, match="unknown scheme 'ftp'.*use one of s3, cos"):
+        quarry.plan("ftp://host/x")
+    with pytest.raises(quarry.InvalidArgument, match="unknown storage option 'account_key' for s3"):
+        quarry.plan("s3://b/x", storage_options={"account_key": "k"})

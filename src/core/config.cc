@@ -48,51 +48,6 @@ std::string YamlScalar(std::string_view raw) {
   return v;
 }
 
-// The keys every scheme shares with the standard AWS variables.
-void AddAwsEnvironment(const ConfigEnvironment& env, StorageOptions* out) {
-  auto set_from = [&](const char* var, const char* key) {
-    if (out->count(key)) return;
-    if (auto v = env.getenv(var); v && !v->empty()) (*out)[key] = *v;
-  };
-  set_from("AWS_ACCESS_KEY_ID", "access_key_id");
-  set_from("AWS_SECRET_ACCESS_KEY", "secret_access_key");
-  set_from("AWS_SESSION_TOKEN", "session_token");
-  set_from("AWS_REGION", "region");
-  set_from("AWS_DEFAULT_REGION", "region");
-  set_from("AWS_ENDPOINT_URL_S3", "endpoint");
-  set_from("AWS_ENDPOINT_URL", "endpoint");
-}
-
-void AddAwsProfile(const ConfigEnvironment& env, StorageOptions* out) {
-  std::string profile = env.getenv("AWS_PROFILE").value_or("");
-  if (profile.empty()) profile = "default";
-  auto path_of = [&](const char* var, const char* fallback) -> std::string {
-    if (auto v = env.getenv(var); v && !v->empty()) return *v;
-    if (env.home.empty()) return {};
-    return env.home + "/.aws/" + fallback;
-  };
-  auto merge = [&](const std::string& path, const std::string& section) {
-    if (path.empty()) return;
-    auto text = ReadFile(path);
-    if (!text) return;
-    auto ini = ParseIni(*text);
-    auto it = ini.find(section);
-    if (it == ini.end()) return;
-    for (const auto& [k, v] : it->second) {
-      std::string key = k;
-      if (key == "aws_access_key_id") key = "access_key_id";
-      if (key == "aws_secret_access_key") key = "secret_access_key";
-      if (key == "aws_session_token") key = "session_token";
-      if (key == "endpoint_url") key = "endpoint";
-      if (!out->count(key)) (*out)[key] = v;
-    }
-  };
-  merge(path_of("AWS_SHARED_CREDENTIALS_FILE", "credentials"), profile);
-  // ~/.aws/config names non-default profiles "profile NAME".
-  merge(path_of("AWS_CONFIG_FILE", "config"),
-        profile == "default" ? profile : "profile " + profile);
-}
-
 }  // namespace
 
 ConfigEnvironment ConfigEnvironment::Process() {
@@ -109,19 +64,10 @@ ConfigEnvironment ConfigEnvironment::Process() {
 }
 
 bool IsSecretKey(std::string_view key) {
-  static constexpr std::string_view kSecrets[] = {"secret_access_key",
-                                                  "session_token",
-                                                  "api_key",
-                                                  "account_key",
-                                                  "sas_token",
-                                                  "token",
-                                                  "password",
-                                                  "access_token",
-                                                  "private_key",
-                                                  "token_secret_access_key",
-                                                  "token_session_token"};
-  return std::any_of(std::begin(kSecrets), std::end(kSecrets),
-                     [&](std::string_view s) { return s == key; });
+  for (std::string_view word : {"secret", "token", "password", "sas"}) {
+    if (key.find(word) != std::string_view::npos) return true;
+  }
+  return key.ends_with("_key");
 }
 
 std::string RedactedString(const StorageOptions& options) {
@@ -195,41 +141,6 @@ std::map<std::string, StorageOptions> ParseIni(std::string_view text) {
 
 namespace {
 
-// Every key a storage option may have (for any scheme).
-constexpr std::string_view kKnownKeys[] = {"endpoint",
-                                           "region",
-                                           "access_key_id",
-                                           "secret_access_key",
-                                           "session_token",
-                                           "addressing_style",
-                                           "role_arn",
-                                           "role_session_name",
-                                           "sts_endpoint",
-                                           "verify_tls",
-                                           "receive_in_place",
-                                           "api_key",
-                                           "iam_endpoint",
-                                           "credentials_path",
-                                           "anonymous",
-                                           "account_name",
-                                           "account_key",
-                                           "sas_token",
-                                           "multipart_threshold",
-                                           "part_size",
-                                           "connect_timeout_ms",
-                                           "read_timeout_ms",
-                                           "max_attempts",
-                                           "profile",
-                                           "service_instance_id",
-                                           "use_session_token",
-                                           "duration_seconds",
-                                           "token_refresh_margin"};
-
-// Keys the driver adds when it hands resolved credentials to workers.
-constexpr std::string_view kResolvedKeys[] = {"token", "token_access_key_id",
-                                              "token_secret_access_key", "token_session_token",
-                                              "token_expiration"};
-
 // Edits between two short strings (for "did you mean").
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -248,33 +159,19 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 // An unknown key is a typo far more often than a wish: InvalidArgument naming it, the closest
 // known key, and where the list is.
-Status CheckOptionKeys(std::string_view scheme, const StorageOptions& options,
-                       const std::string& what) {
+Status CheckOptionKeys(const ConfigSpec& spec, const StorageOptions& options,
+                       const std::string& what, bool shipped_allowed) {
   for (const auto& entry : options) {
     const std::string& key = entry.first;
-    const auto known = [&key](std::string_view k) { return k == key; };
-    if (std::any_of(std::begin(kKnownKeys), std::end(kKnownKeys), known) ||
-        std::any_of(std::begin(kResolvedKeys), std::end(kResolvedKeys), known)) {
+    const auto is_key = [&key](const std::string& k) { return k == key; };
+    if (std::any_of(spec.keys.begin(), spec.keys.end(), is_key)) continue;
+    if (shipped_allowed &&
+        std::any_of(spec.shipped_keys.begin(), spec.shipped_keys.end(), is_key)) {
       continue;
     }
-    std::string_view closest;
-    size_t best = 3;  // suggest only near misses
-    for (auto k : kKnownKeys) {
-      if (size_t d = EditDistance(key, k); d < best) {
-        best = d;
-        closest = k;
-      }
-    }
-    std::string message = "unknown ";
-    message += what;
-    message += " '";
-    message += key;
-    message += "' for ";
-    message += scheme;
-    if (!closest.empty()) {
-      message += ": did you mean '";
-      message += closest;
-      message += "'?";
+    std::string message = "unknown " + what + " '" + key + "' for " + spec.scheme;
+    if (auto closest = ClosestKey(key, spec.keys); !closest.empty()) {
+      message += ": did you mean '" + std::string(closest) + "'?";
     }
     message += " (the README's Configuration section lists them)";
     return InvalidArgument(message);
@@ -284,23 +181,35 @@ Status CheckOptionKeys(std::string_view scheme, const StorageOptions& options,
 
 }  // namespace
 
-Result<StorageOptions> ResolveStorageOptions(std::string_view scheme,
-                                             const StorageOptions& explicit_options,
-                                             const ConfigEnvironment& env) {
-  StorageOptions out = explicit_options;
-  const std::string scheme_str(scheme);
-  const std::string env_prefix = "QUARRY_" + Upper(scheme) + "_";
+std::string_view ClosestKey(std::string_view key, const std::vector<std::string>& known) {
+  std::string_view closest;
+  size_t best = 3;  // suggest only near misses
+  for (const auto& k : known) {
+    if (size_t d = EditDistance(key, k); d < best) {
+      best = d;
+      closest = k;
+    }
+  }
+  return closest;
+}
 
-  QUARRY_RETURN_IF_ERROR(CheckOptionKeys(scheme, explicit_options, "storage option"));
+Result<StorageOptions> ResolveConfig(const ConfigSpec& spec, const StorageOptions& explicit_options,
+                                     const ConfigEnvironment& env) {
+  StorageOptions out = explicit_options;
+  const std::string env_prefix = "QUARRY_" + Upper(spec.scheme) + "_";
+
+  QUARRY_RETURN_IF_ERROR(CheckOptionKeys(spec, explicit_options, "storage option", true));
 
   // 2. Environment. QUARRY_<SCHEME>_<KEY>: we cannot enumerate the environment portably through
-  // the injected getenv, so probe the known keys.
-  for (auto key : kKnownKeys) {
-    std::string k(key);
-    if (out.count(k)) continue;
-    if (auto v = env.getenv(env_prefix + Upper(k)); v && !v->empty()) out[k] = *v;
+  // the injected getenv, so probe the known keys; then the service's standard variables.
+  for (const auto& key : spec.keys) {
+    if (out.count(key)) continue;
+    if (auto v = env.getenv(env_prefix + Upper(key)); v && !v->empty()) out[key] = *v;
   }
-  if (scheme == "s3") AddAwsEnvironment(env, &out);
+  for (const auto& [variable, key] : spec.environment) {
+    if (out.count(key)) continue;
+    if (auto v = env.getenv(variable); v && !v->empty()) out[key] = *v;
+  }
 
   // 3. Config file.
   std::string path;
@@ -321,16 +230,16 @@ Result<StorageOptions> ResolveStorageOptions(std::string_view scheme,
     }
     if (text) {
       QUARRY_ASSIGN_OR_RETURN(auto parsed, ParseConfigYaml(*text, path));
-      if (auto it = parsed.find(scheme_str); it != parsed.end()) {
+      if (auto it = parsed.find(spec.scheme); it != parsed.end()) {
         QUARRY_RETURN_IF_ERROR(
-            CheckOptionKeys(scheme, it->second, "key in config file '" + path + "'"));
+            CheckOptionKeys(spec, it->second, "key in config file '" + path + "'", false));
         for (const auto& [k, v] : it->second) out.emplace(k, v);
       }
     }
   }
 
-  // 4. Scheme defaults.
-  if (scheme == "s3") AddAwsProfile(env, &out);
+  // 4. The service's own defaults.
+  if (spec.defaults) spec.defaults(env, &out);
   return out;
 }
 

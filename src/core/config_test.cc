@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "quarry/registry.h"
+
 namespace quarry {
 namespace {
 
@@ -104,13 +106,54 @@ TEST_F(ConfigTest, MalformedYamlNamesTheLine) {
   EXPECT_NE(r.status().message().find("q.yaml' line 3"), std::string::npos);
 }
 
+// The resolution order belongs to core; what a scheme's configuration holds belongs to its
+// spec: a scheme core has never heard of gets its keys, variables and defaults from its spec.
+TEST_F(ConfigTest, ASpecBringsItsOwnKeysVariablesAndDefaults) {
+  ConfigSpec spec;
+  spec.scheme = "blob";
+  spec.keys = {"account_name", "account_key", "endpoint"};
+  spec.secret_keys = {"account_key"};
+  spec.environment = {{"BLOB_ACCOUNT", "account_name"}, {"BLOB_KEY", "account_key"}};
+  spec.defaults = [](const ConfigEnvironment&, StorageOptions* out) {
+    out->emplace("endpoint", "http://default:1");
+  };
+  vars_["BLOB_ACCOUNT"] = "from-env";
+  vars_["QUARRY_BLOB_ACCOUNT_NAME"] = "from-quarry-env";  // QUARRY_ beats the service's own
+  vars_["BLOB_KEY"] = "k";
+  Write(dir_ / "cwd/quarry.yaml", "blob:\n  endpoint: http://file:2\n");
+  auto r = ResolveConfig(spec, {}, env_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["account_name"], "from-quarry-env");
+  EXPECT_EQ((*r)["account_key"], "k");
+  EXPECT_EQ((*r)["endpoint"], "http://file:2");  // the file beats the defaults
+  fs::remove(dir_ / "cwd/quarry.yaml");
+  r = ResolveConfig(spec, {}, env_);
+  EXPECT_EQ((*r)["endpoint"], "http://default:1");
+  // Keys of other schemes are not this one's.
+  r = ResolveConfig(spec, {{"access_key_id", "x"}}, env_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown storage option 'access_key_id' for blob"),
+            std::string::npos);
+  // No AWS variable reaches a scheme whose spec does not ask for it.
+  vars_["AWS_REGION"] = "eu";
+  spec.keys.push_back("region");
+  r = ResolveConfig(spec, {}, env_);
+  EXPECT_EQ(r->count("region"), 0u);
+}
+
 TEST(ConfigRedactionTest, SecretsNeverPrinted) {
   StorageOptions o = {{"access_key_id", "AK"},
                       {"secret_access_key", "SUPERSECRET"},
                       {"session_token", "TOKENVALUE"},
                       {"api_key", "APIKEYVALUE"}};
+  o["account_key"] = "ACCOUNTKEYVALUE";
+  o["client_secret"] = "CLIENTSECRETVALUE";
+  o["sas_token"] = "SASVALUE";
   std::string s = RedactedString(o);
   EXPECT_NE(s.find("access_key_id=AK"), std::string::npos);
+  for (const char* secret : {"ACCOUNTKEYVALUE", "CLIENTSECRETVALUE", "SASVALUE"}) {
+    EXPECT_EQ(s.find(secret), std::string::npos) << s;
+  }
   for (const char* secret : {"SUPERSECRET", "TOKENVALUE", "APIKEYVALUE"}) {
     EXPECT_EQ(s.find(secret), std::string::npos) << s;
   }

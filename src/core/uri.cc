@@ -1,20 +1,10 @@
 #include "quarry/uri.h"
 
-#include <array>
 #include <cctype>
 #include <filesystem>
 
 namespace quarry {
 namespace {
-
-constexpr std::array<std::string_view, 6> kSchemes = {"s3", "cos", "gs", "az", "file", "mem"};
-
-bool IsKnownScheme(std::string_view scheme) {
-  for (auto known : kSchemes) {
-    if (known == scheme) return true;
-  }
-  return false;
-}
 
 bool LooksLikeScheme(std::string_view s) {
   if (s.empty() || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
@@ -45,8 +35,6 @@ Result<Uri> ParseLocalPath(std::string_view text, std::string_view original) {
 
 }  // namespace
 
-std::string_view KnownSchemes() { return "s3, cos, gs, az, file, mem"; }
-
 std::string Uri::ToString() const {
   if (scheme == "file") return "file:///" + key;
   std::string out = scheme + "://" + bucket;
@@ -74,10 +62,6 @@ Result<Uri> ParseUri(std::string_view text) {
                            "': expected scheme://bucket/key, e.g. s3://my-bucket/data/");
   }
   rest.remove_prefix(2);
-  if (!IsKnownScheme(scheme)) {
-    return InvalidArgument("unknown scheme '" + scheme + "' in '" + std::string(text) +
-                           "': use one of " + std::string(KnownSchemes()));
-  }
   if (scheme == "file") {
     if (rest.empty() || rest[0] != '/') {
       return InvalidArgument("malformed URI '" + std::string(text) +

@@ -239,6 +239,9 @@ Result<Plan> Plan::Build(const std::vector<std::string>& inputs, PlanOptions opt
   auto state = std::make_unique<State>();
   for (const auto& text : inputs) {
     QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(text));
+    if (auto backend = FindBackend(uri.scheme); !backend.ok()) {
+      return backend.status().WithContext("input '" + text + "'");
+    }
     if (uri.scheme != "file" && uri.bucket.empty()) {
       return InvalidArgument("input '" + text + "' has no bucket");
     }

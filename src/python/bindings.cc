@@ -12,13 +12,11 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
-#include "auth/credentials.h"
 #include "quarry/config.h"
 #include "quarry/data_stream.h"
 #include "quarry/plan.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
-#include "storage/backends.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -447,24 +445,26 @@ NB_MODULE(_quarry, m) {
   });
 
   m.def(
-      "resolve_storage_options",
+      "resolve_job_storage_options",
       [](const std::string& scheme, const StorageOptions& options) {
-        return Unwrap(ResolveStorageOptions(scheme, options, ConfigEnvironment::Process()));
-      },
-      "scheme"_a, "options"_a, "Resolves a scheme's configuration (options, env, files).");
-  m.def("redacted", &RedactedString, "options"_a);
-  m.def(
-      "fetch_credentials",
-      [](const std::string& scheme, const StorageOptions& options) {
-        if (scheme != "s3" && scheme != "cos") return options;
-        nb::gil_scoped_release release;
-        return Unwrap(FetchShippableCredentials(scheme, options));
+        nb::gil_scoped_release release;  // may make a token exchange
+        return Unwrap(ResolveJobStorageOptions(scheme, options));
       },
       "scheme"_a, "options"_a,
-      "Makes the token exchange of a configuration now (none for static keys) and returns the "
-      "options with the credential added, for shipping to workers.");
-  m.def("credential_fetch_count", &auth::CredentialFetchCount,
-        "Token exchanges made by this process.");
+      "Resolves a scheme's configuration (options, environment, files) and makes its token "
+      "exchange now (none for static keys): the options to ship to a job's workers.");
+  m.def("redacted", &RedactedString, "options"_a);
+  m.def("credential_fetch_count", &CredentialFetchCount, "Token exchanges made by this process.");
+  m.def("schemes", &RegisteredSchemes, "The schemes of the registered backends.");
+  m.def(
+      "scheme_keys",
+      [](const std::string& scheme) {
+        const BackendSpec* spec = Unwrap(FindBackend(scheme));
+        std::vector<std::string> keys = spec->config.keys;
+        keys.insert(keys.end(), spec->config.shipped_keys.begin(), spec->config.shipped_keys.end());
+        return keys;
+      },
+      "scheme"_a, "The storage option keys a scheme accepts.");
   m.def("parse_uri", [](const std::string& text) {
     Uri u = Unwrap(ParseUri(text));
     return std::make_tuple(u.scheme, u.bucket, u.key, u.ToString());

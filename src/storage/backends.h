@@ -1,11 +1,14 @@
-// Factories of the built-in backends. Callers normally go through quarry/registry.h.
+// The built-in backends: their specs (registered by quarry/registry.h before any lookup) and
+// factories. Callers normally go through the registry.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "quarry/config.h"
 #include "quarry/object_store.h"
+#include "quarry/registry.h"
 
 namespace quarry {
 
@@ -23,6 +26,16 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
 // stores then start from it instead of exchanging again.
 Result<StorageOptions> FetchShippableCredentials(std::string_view scheme,
                                                  const StorageOptions& options);
+
+// The spec of an S3-compatible scheme ("s3" or "cos"): its keys (those of MakeS3Store, IBM IAM's
+// api_key / iam_endpoint / service_instance_id, STS's role_arn / sts_endpoint /
+// role_session_name / duration_seconds / use_session_token, token_refresh_margin, profile);
+// for "s3" also the standard AWS variables and the ~/.aws profile files.
+BackendSpec S3BackendSpec(std::string scheme);
+
+// The specs of file:// and mem://, which take no configuration.
+BackendSpec FileBackendSpec();
+BackendSpec MemBackendSpec();
 
 // Local files. Keys are absolute paths without the leading '/'; buckets are not used.
 std::shared_ptr<ObjectStore> MakeFileStore();

@@ -275,4 +275,14 @@ std::shared_ptr<ObjectStore> MakeFileStore() {
   return *store;
 }
 
+BackendSpec FileBackendSpec() {
+  BackendSpec spec;
+  spec.config.scheme = "file";
+  spec.make = [](const StorageOptions&) -> Result<std::shared_ptr<ObjectStore>> {
+    return MakeFileStore();
+  };
+  spec.configurable = false;
+  return spec;
+}
+
 }  // namespace quarry

@@ -261,4 +261,14 @@ std::shared_ptr<ObjectStore> MakeMemStore() {
   return *store;
 }
 
+BackendSpec MemBackendSpec() {
+  BackendSpec spec;
+  spec.config.scheme = "mem";
+  spec.make = [](const StorageOptions&) -> Result<std::shared_ptr<ObjectStore>> {
+    return MakeMemStore();
+  };
+  spec.configurable = false;
+  return spec;
+}
+
 }  // namespace quarry
