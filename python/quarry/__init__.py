@@ -10,13 +10,13 @@ from ._api import (BucketInfo, ObjectInfo, Plan, create_bucket, delete, get, ls,
                    stat)
 from ._executor import Job, map, map_reduce, submit
 from ._partition import DataStream, Partition
-from .errors import (InvalidArgument, NotFound, PermissionDenied, PreconditionFailed,
+from .errors import (Cancelled, InvalidArgument, NotFound, PermissionDenied, PreconditionFailed,
                      QuarryError, TaskError, Unavailable)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BucketInfo", "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
+    "BucketInfo", "Cancelled", "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
     "PermissionDenied", "Plan", "PreconditionFailed", "QuarryError", "TaskError", "Unavailable",
     "create_bucket", "data", "delete", "get", "ls", "map", "map_reduce", "open", "plan", "put",
     "stat", "submit",

@@ -1,6 +1,8 @@
 """Quarry's exceptions. Each also derives from the matching built-in, so `except
 FileNotFoundError` catches a missing object just as it catches a missing local file."""
 
+import concurrent.futures
+
 
 class QuarryError(Exception):
     """Base of every error Quarry raises."""
@@ -24,6 +26,10 @@ class Unavailable(QuarryError, ConnectionError):
 
 class PreconditionFailed(QuarryError):
     """The object changed while a job was reading it."""
+
+
+class Cancelled(QuarryError, concurrent.futures.CancelledError):
+    """The job was cancelled (job.cancel(), or Ctrl-C while waiting for it)."""
 
 
 class TaskError(QuarryError):

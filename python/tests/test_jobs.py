@@ -1,0 +1,223 @@
+"""Jobs a person can steer: cancel and Ctrl-C stop them, results come as partitions finish,
+every CPU gets work, the driver stays bounded, failures are named (also when a worker dies), and
+on_error="skip" lets a job finish past them."""
+
+import os
+import signal
+import threading
+import time
+import tracemalloc
+import uuid
+
+import pytest
+
+import quarry
+
+
+def _objects(prefix, n, data=b"x"):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: quarry.put(f"{prefix}{i:04d}", data), range(n)))
+    return prefix
+
+
+@pytest.fixture
+def mem_prefix():
+    name = "jobs-" + uuid.uuid4().hex[:8]
+    quarry.create_bucket(f"mem://{name}")
+    yield f"mem://{name}/p/"
+    quarry.delete(f"mem://{name}/", recursive=True)
+
+
+class _Starts:
+    """Records when each call starts, in a file every process can append to."""
+
+    def __init__(self, tmp_path):
+        self.path = str(tmp_path / f"starts-{uuid.uuid4().hex[:6]}")
+        open(self.path, "w").close()
+
+    def times(self):
+        with open(self.path) as f:
+            return [float(line) for line in f if line.strip()]
+
+
+def _sleeper(starts_path, seconds):
+    def fn(obj):
+        with open(starts_path, "a") as f:
+            f.write(f"{time.time()}\n")
+        time.sleep(seconds)
+        return obj.key
+    return fn
+
+
+def test_cancel_stops_a_local_job_at_once(mem_prefix, tmp_path):
+    _objects(mem_prefix, 200)
+    starts = _Starts(tmp_path)
+    job = quarry.submit(_sleeper(starts.path, 0.05), mem_prefix, executor="local", num_threads=2)
+    time.sleep(0.5)
+    t_cancel = time.time()
+    job.cancel()
+    with pytest.raises(quarry.Cancelled):
+        job.result(timeout=2)
+    assert time.time() - t_cancel < 2
+    time.sleep(0.3)
+    later = [t for t in starts.times() if t > t_cancel + 0.01]
+    assert len(later) == 0, f"{len(later)} calls started after cancel"
+    assert len(starts.times()) < 60  # it stopped: 200 were planned
+
+
+def test_ctrl_c_in_map_stops_the_job(mem_prefix, tmp_path):
+    _objects(mem_prefix, 100)
+    starts = _Starts(tmp_path)
+    timer = threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT))
+    t0 = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        timer.start()
+        quarry.map(_sleeper(starts.path, 0.05), mem_prefix, executor="local", num_threads=2)
+    assert time.time() - t0 < 3
+    time.sleep(0.3)
+    assert len(starts.times()) < 40
+
+
+def test_as_completed_yields_while_a_slow_partition_runs(mem_prefix):
+    _objects(mem_prefix, 30)
+
+    def fn(obj):
+        if obj.key.endswith("0000"):
+            time.sleep(1.5)
+        return obj.key
+
+    job = quarry.submit(fn, mem_prefix, executor="local", num_threads=4)
+    t0 = time.time()
+    seen = []
+    for partition, key in job.as_completed():
+        assert partition.key == key
+        seen.append((time.time() - t0, key))
+    assert len(seen) == 30
+    slow_at = [t for t, k in seen if k.endswith("0000")][0]
+    assert sum(1 for t, _ in seen if t < slow_at) >= 25
+    assert seen[-1][1].endswith("0000")
+    # result() keeps plan order.
+    assert job.result() == sorted(k for _, k in seen)
+
+
+def test_the_driver_keeps_nothing_for_results_it_need_not_return(mem_prefix):
+    _objects(mem_prefix, 3000, b"")
+    quarry.map(lambda obj: None, mem_prefix, executor="local")  # warm up
+    tracemalloc.start()
+    try:
+        job = quarry.submit(lambda obj: None, mem_prefix, executor="local", num_threads=4)
+        job.wait()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert job.result() == [None] * 3000
+    # The whole plan submitted at once held ~3 KiB a partition (9 MB here); in flight now: a
+    # few tasks per thread and the listing's bounded queue.
+    assert peak < 4 << 20, f"driver peak {peak / 1e6:.1f} MB"
+
+
+def test_on_error_skip_finishes_and_lists_the_failed_partitions(mem_prefix):
+    _objects(mem_prefix, 20)
+
+    def fn(obj):
+        if obj.key[-2:] in ("03", "11", "17"):
+            raise ValueError(f"bad record in {obj.key}")
+        return obj.key
+
+    job = quarry.submit(fn, mem_prefix, executor="local", on_error="skip")
+    results = job.result()
+    assert [r is None for r in results] == [i in (3, 11, 17) for i in range(20)]
+    assert sorted(e.uri[-2:] for e in job.failed) == ["03", "11", "17"]
+    assert all(isinstance(e.cause, ValueError) for e in job.failed)
+    assert job.stats["failed_partitions"] == 3
+    with pytest.raises(quarry.TaskError, match="bad record"):
+        quarry.map(fn, mem_prefix, executor="local", on_error="skip", max_failures=1)
+    with pytest.raises(quarry.InvalidArgument, match="on_error='ignore'"):
+        quarry.map(fn, mem_prefix, executor="local", on_error="ignore")
+
+
+def test_the_first_failure_in_plan_order_is_raised(mem_prefix):
+    _objects(mem_prefix, 40)
+
+    def fn(obj):
+        i = int(obj.key[-4:])
+        if i == 5:
+            time.sleep(0.5)  # fails last, but first in plan order
+            raise KeyError("five")
+        if i > 30:
+            raise KeyError("late")
+        return i
+
+    with pytest.raises(quarry.TaskError) as e:
+        quarry.map(fn, mem_prefix, executor="local", num_threads=8)
+    assert e.value.uri.endswith("0005")
+
+
+@pytest.mark.usefixtures("local_ray")
+class TestOnRay:
+    def test_small_jobs_keep_every_cpu_busy(self, bucket):
+        prefix = _objects(f"s3://{bucket}/b/", 20)
+        quarry.map(lambda obj: None, prefix)  # workers started
+        job = quarry.submit(lambda obj: time.sleep(0.3), prefix)
+        job.result()
+        # One task of 20 took 6+ s; spread over the 2 CPUs it is ~3 s of sleeping.
+        assert job.stats["tasks"] >= 8
+        assert job.stats["wall_seconds"] < 5.5
+
+    def test_as_completed_on_ray_while_a_slow_partition_runs(self, bucket):
+        prefix = _objects(f"s3://{bucket}/a/", 40)
+
+        def fn(obj):
+            if obj.key.endswith("0000"):
+                time.sleep(3)
+            return obj.key
+
+        job = quarry.submit(fn, prefix)
+        t0 = time.time()
+        early = 0
+        for _, key in job.as_completed():
+            if time.time() - t0 < 2.5:
+                early += 1
+        assert early >= 30
+        assert len(job.result()) == 40
+
+    def test_cancel_cancels_running_tasks_and_starts_no_more(self, bucket, tmp_path):
+        prefix = _objects(f"s3://{bucket}/c/", 40)
+        starts = _Starts(tmp_path)
+        job = quarry.submit(_sleeper(starts.path, 0.5), prefix)
+        time.sleep(2.0)
+        t_cancel = time.time()
+        job.cancel()
+        with pytest.raises(quarry.Cancelled):
+            job.result(timeout=2)
+        assert time.time() - t_cancel < 2
+        time.sleep(1.0)
+        later = [t for t in starts.times() if t > t_cancel + 0.05]
+        assert later == [], f"{len(later)} calls started after cancel"
+
+    def test_a_partition_that_kills_its_worker_is_named_with_its_tries(self, bucket):
+        prefix = _objects(f"s3://{bucket}/k/", 12)
+
+        def fn(obj):
+            if obj.key.endswith("0007"):
+                os._exit(3)
+            return obj.key
+
+        t0 = time.time()
+        with pytest.raises(quarry.TaskError) as e:
+            quarry.map(fn, prefix, partitions_per_task=4)
+        assert e.value.uri.endswith("/0007") and e.value.part == 0
+        assert "worker died" in str(e.value) and "tried 2 times" in str(e.value)
+        assert time.time() - t0 < 30
+
+    def test_an_unpicklable_result_is_named(self, bucket):
+        prefix = _objects(f"s3://{bucket}/u/", 6)
+
+        def fn(obj):
+            return threading.Lock() if obj.key.endswith("0004") else obj.key
+
+        with pytest.raises(quarry.TaskError) as e:
+            quarry.map(fn, prefix, partitions_per_task=3)
+        assert e.value.uri.endswith("/0004")
+        assert "tried 2 times" in str(e.value)
