@@ -1,6 +1,7 @@
 """Running a function over a plan: map, submit (Job), map_reduce; on Ray or a local pool."""
 
 from ._api import Plan
+from ._checkpoint import Checkpoint
 from ._job import OPEN_AHEAD, Job
 from .errors import InvalidArgument
 
@@ -67,19 +68,24 @@ def _check_job_arguments(fn, extra_args, partitions_per_task, on_error, max_fail
 
 
 def submit(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None,
-           progress=None, on_error="raise", max_failures=None, **options):
+           progress=None, on_error="raise", max_failures=None, checkpoint=None, **options):
     """Starts fn(obj, *extra_args) over every partition of `inputs` and returns a Job at once.
     Options: plan options (chunk_size, chunk_number, newline, header, decompress,
     storage_options), Ray task options (num_cpus, num_gpus, memory, resources, max_retries,
     or ray_options={...}), num_threads (the local pool's size) and open_ahead (partitions of a
     Ray task whose data is opened in the background while the function runs; default 4).
     on_error="skip" lets the job finish past failed partitions (listed in job.failed, None in
-    the results), up to max_failures of them."""
+    the results), up to max_failures of them. checkpoint="s3://bucket/_jobs/name/" (any scheme)
+    records each finished partition with its result there: a rerun of the same plan skips what
+    is done and returns the same results."""
     _check_job_arguments(fn, extra_args, partitions_per_task, on_error, max_failures)
     plan_opts, ray_opts, run_opts = _split_options(dict(options))
     plan = inputs if isinstance(inputs, Plan) else Plan(inputs, **plan_opts)
+    if checkpoint is not None:
+        checkpoint = Checkpoint(checkpoint, plan, plan_opts.get("storage_options"))
     return Job(fn, plan, extra_args, _choose_executor(executor), partitions_per_task, progress,
-               ray_opts, run_opts, on_error=on_error, max_failures=max_failures)
+               ray_opts, run_opts, on_error=on_error, max_failures=max_failures,
+               checkpoint=checkpoint)
 
 
 def map(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None, progress=None,  # noqa: A001

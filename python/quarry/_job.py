@@ -16,6 +16,7 @@ import time
 import traceback
 
 from . import _quarry
+from ._checkpoint import MISSING
 from .errors import Cancelled, TaskError
 
 # Tasks kept in flight per CPU slot: enough that a CPU never waits for the driver.
@@ -157,11 +158,13 @@ class _RayRunner:
             raise _TaskLost(_ray_cause(e)) from e
 
     def cancel(self, handles):
+        """Cancels the tasks (running ones are interrupted); returns those cancelled: all."""
         for h in handles:
             try:
                 self._ray.cancel(h)
             except Exception:  # noqa: BLE001 - finished meanwhile
                 pass
+        return list(handles)
 
     def close(self, cancelled):
         pass
@@ -216,8 +219,8 @@ class _PoolRunner:
             raise _TaskLost(f"{type(e).__name__}: {e}") from e
 
     def cancel(self, handles):
-        for h in handles:
-            h.cancel()
+        """Cancels the calls that have not started; returns those (running ones go on)."""
+        return [h for h in handles if h.cancel()]
 
     def close(self, cancelled):
         if self._owns_pool:
@@ -232,7 +235,8 @@ class Job:
     `failed` can be read while it runs."""
 
     def __init__(self, fn, plan, extra_args, executor, partitions_per_task, progress,
-                 ray_options, run_options=None, on_error="raise", max_failures=None):
+                 ray_options, run_options=None, on_error="raise", max_failures=None,
+                 checkpoint=None):
         self._fn = fn
         self._plan = plan
         self._extra_args = tuple(extra_args)
@@ -241,6 +245,7 @@ class Job:
         self._run_options = run_options or {}
         self._on_error = on_error
         self._max_failures = max_failures
+        self._checkpoint = checkpoint
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._done = threading.Event()
@@ -264,6 +269,7 @@ class Job:
                        "retries": 0, "connections_opened": 0,
                        "credential_fetches": plan.credential_fetches, "list_pages": 0,
                        "wall_seconds": 0.0, "failed_partitions": 0, "lost_tasks": 0,
+                       "skipped_partitions": 0,
                        "executor": name}
         self._bar = _progress_bar(progress)
         self._t0 = time.perf_counter()
@@ -368,6 +374,12 @@ class Job:
             listing.stop()
             if runner is not None:
                 runner.close(self._cancel.is_set() or self._error is not None)
+            if self._checkpoint is not None:
+                try:
+                    self._checkpoint.flush()  # what finished, however the job ends
+                except BaseException as e:  # noqa: BLE001
+                    if self._error is None:
+                        self._error = e
             if self._error is None and self._cancel.is_set():
                 self._error = Cancelled("the job was cancelled")
             with self._lock:
@@ -405,9 +417,8 @@ class Job:
                 # A partition failed: nothing more starts, tasks of later partitions stop, and
                 # those of earlier ones finish (one of them may fail first in plan order).
                 later = [h for h, b in in_flight.items() if b[0][0] > self._error_index]
-                runner.cancel(later)
-                for h in later:
-                    del in_flight[h]
+                for h in runner.cancel(later):
+                    del in_flight[h]  # calls already running finish, and count as done
                 if not in_flight:
                     break
             while (len(in_flight) < max_in_flight and not self._cancel.is_set()
@@ -427,6 +438,8 @@ class Job:
             for handle in runner.wait(list(in_flight), 0.1):
                 batch = in_flight.pop(handle)
                 self._finish(runner, handle, batch, retry, tries)
+            if self._checkpoint is not None:
+                self._checkpoint.maybe_flush()
             self._update_bar()
         if self._cancel.is_set() or self._error is not None:
             runner.cancel(list(in_flight))
@@ -497,6 +510,8 @@ class Job:
             self._timed += len(results) + (1 if failure else 0)
             for (index, p), value in zip(batch, results):
                 tries.pop(index, None)
+                if self._checkpoint is not None:
+                    self._checkpoint.record(p, value)
                 if value is not None:
                     self._results[index] = value
                 if self._keep_completions:
@@ -511,6 +526,17 @@ class Job:
             # The partitions after it in the batch did not run.
             for later in batch[len(results) + 1:]:
                 retry.append((later[0], later[1], 0))
+
+    def _complete_from_checkpoint(self, index, partition, value):
+        """A partition the checkpoint has: its recorded result, without running it."""
+        with self._changed:
+            if value is not None:
+                self._results[index] = value
+            if self._keep_completions:
+                self._completions.append((partition, value))
+            self._completed += 1
+            self._stats["skipped_partitions"] += 1
+            self._changed.notify_all()
 
     def _record_failure(self, index, partition, error):
         with self._changed:
@@ -579,8 +605,17 @@ class _Listing:
         self._thread.start()
 
     def _run(self):
+        checkpoint = self._job._checkpoint
         try:
             for index, p in enumerate(self._plan):
+                with self._job._lock:
+                    self._job._stats["partitions"] += 1
+                    self._job._total = index + 1
+                if checkpoint is not None:
+                    value = checkpoint.lookup(p)
+                    if value is not MISSING:
+                        self._job._complete_from_checkpoint(index, p, value)
+                        continue
                 with self._cv:
                     while len(self._queue) >= _LISTED_AHEAD and not self._stopped:
                         self._cv.wait(0.2)
@@ -588,9 +623,6 @@ class _Listing:
                         return
                     self._queue.append((index, p))
                     self._cv.notify_all()
-                with self._job._lock:
-                    self._job._stats["partitions"] += 1
-                    self._job._total = index + 1
         except BaseException as e:  # noqa: BLE001 - reported by the driver
             self._failure = e
         finally:

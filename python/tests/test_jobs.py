@@ -221,3 +221,82 @@ class TestOnRay:
             quarry.map(fn, prefix, partitions_per_task=3)
         assert e.value.uri.endswith("/0004")
         assert "tried 2 times" in str(e.value)
+
+
+def _counting(log_path, seconds=0.0):
+    def fn(obj):
+        with open(log_path, "a") as f:
+            f.write(obj.key + "\n")
+        if seconds:
+            time.sleep(seconds)
+        return obj.key.upper()
+    return fn
+
+
+def _calls(log_path):
+    try:
+        with open(log_path) as f:
+            return [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def test_a_checkpointed_job_rerun_skips_what_is_done(bucket, tmp_path):
+    prefix = _objects(f"s3://{bucket}/ck/", 30)
+    ckpt = f"s3://{bucket}/_jobs/upper/"
+    log = str(tmp_path / "calls")
+
+    def fn(obj):
+        if obj.key.endswith("0020") and not os.path.exists(str(tmp_path / "fixed")):
+            raise RuntimeError("not yet")
+        return _counting(log)(obj)
+
+    with pytest.raises(quarry.TaskError, match="not yet"):
+        quarry.map(fn, prefix, executor="local", num_threads=2, checkpoint=ckpt)
+    first = len(_calls(log))
+    assert 0 < first < 30
+    open(str(tmp_path / "fixed"), "w").close()
+    job = quarry.submit(fn, prefix, executor="local", num_threads=2, checkpoint=ckpt)
+    want = [f"CK/{i:04d}" for i in range(30)]
+    assert job.result() == want
+    assert len(_calls(log)) == 30  # every partition ran once over both runs
+    assert job.stats["skipped_partitions"] == first
+    # Everything is done: a third run runs nothing and returns the same results.
+    job = quarry.submit(fn, prefix, executor="local", checkpoint=ckpt)
+    assert job.result() == want and job.stats["skipped_partitions"] == 30
+    assert len(_calls(log)) == 30
+    # Another plan is refused rather than mixed in.
+    with pytest.raises(quarry.InvalidArgument, match="written by another plan"):
+        quarry.submit(fn, prefix, executor="local", checkpoint=ckpt, chunk_size=1 << 20)
+
+
+def test_a_killed_driver_reruns_only_what_was_not_recorded(tmp_path):
+    import subprocess
+    import sys
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(60):
+        (data / f"{i:04d}").write_bytes(b"x")
+    log = tmp_path / "calls"
+    script = f"""
+import quarry, time
+def fn(obj):
+    with open({str(log)!r}, "a") as f:
+        f.write(obj.key + "\\n")
+    time.sleep(0.2)
+    return obj.key[-4:]
+print(quarry.map(fn, {str(data) + '/'!r}, executor="local", num_threads=2,
+                 checkpoint={'file://' + str(tmp_path / 'ckpt') + '/'!r}))
+"""
+    driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    time.sleep(3.5)
+    driver.kill()
+    driver.wait()
+    killed_after = len(_calls(str(log)))
+    assert 10 <= killed_after < 60, killed_after
+    done = subprocess.run([sys.executable, "-c", script], stdout=subprocess.PIPE, check=True)
+    assert eval(done.stdout) == [f"{i:04d}" for i in range(60)]
+    calls = _calls(str(log))
+    # Redone: at most what finished in the last second before the kill, and what was running.
+    assert len(calls) - 60 <= 2 * 5 + 2, (killed_after, len(calls))
+    assert set(calls) == {str(data / f"{i:04d}")[1:] for i in range(60)}
