@@ -1,8 +1,8 @@
 """Running a function over a plan: map, submit (Job), map_reduce; on Ray or a local pool."""
 
-from ._api import Plan
+from ._api import Plan, resolve_storage_options
 from ._checkpoint import Checkpoint
-from ._job import OPEN_AHEAD, Job
+from ._job import OPEN_AHEAD, Job, Output
 from .errors import InvalidArgument
 
 _PLAN_KEYS = ("chunk_size", "chunk_number", "newline", "header", "decompress", "storage_options",
@@ -68,7 +68,8 @@ def _check_job_arguments(fn, extra_args, partitions_per_task, on_error, max_fail
 
 
 def submit(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None,
-           progress=None, on_error="raise", max_failures=None, checkpoint=None, **options):
+           progress=None, on_error="raise", max_failures=None, checkpoint=None, output=None,
+           **options):
     """Starts fn(obj, *extra_args) over every partition of `inputs` and returns a Job at once.
     Options: plan options (chunk_size, chunk_number, newline, header, decompress,
     storage_options), Ray task options (num_cpus, num_gpus, memory, resources, max_retries,
@@ -77,15 +78,28 @@ def submit(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None
     on_error="skip" lets the job finish past failed partitions (listed in job.failed, None in
     the results), up to max_failures of them. checkpoint="s3://bucket/_jobs/name/" (any scheme)
     records each finished partition with its result there: a rerun of the same plan skips what
-    is done and returns the same results."""
+    is done and returns the same results. output="s3://bucket/out/" stores each partition's
+    result there, named by partition (<bucket>/<key>.part-NNNNN; bytes and str as they are,
+    anything else pickled), with the job's credential, and returns those URIs as results."""
     _check_job_arguments(fn, extra_args, partitions_per_task, on_error, max_failures)
     plan_opts, ray_opts, run_opts = _split_options(dict(options))
     plan = inputs if isinstance(inputs, Plan) else Plan(inputs, **plan_opts)
     if checkpoint is not None:
         checkpoint = Checkpoint(checkpoint, plan, plan_opts.get("storage_options"))
+    if output is not None:
+        if not isinstance(output, str) or "://" not in output:
+            raise InvalidArgument(f"output={output!r} is not allowed: give a prefix URI such as "
+                                  "'s3://bucket/out/'")
+        output = Output(output, _output_options(output, plan_opts.get("storage_options")))
     return Job(fn, plan, extra_args, _choose_executor(executor), partitions_per_task, progress,
                ray_opts, run_opts, on_error=on_error, max_failures=max_failures,
-               checkpoint=checkpoint)
+               checkpoint=checkpoint, output=output)
+
+
+def _output_options(prefix, storage_options):
+    """The job's resolved credential for the output's scheme (resolved once, here)."""
+    from ._api import _scheme_of
+    return resolve_storage_options([prefix], storage_options)[_scheme_of(prefix)]
 
 
 def map(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None, progress=None,  # noqa: A001

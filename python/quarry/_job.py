@@ -11,13 +11,14 @@ import collections
 import concurrent.futures
 import math
 import os
+import pickle
 import threading
 import time
 import traceback
 
 from . import _quarry
 from ._checkpoint import MISSING
-from .errors import Cancelled, TaskError
+from .errors import Cancelled, InvalidArgument, TaskError
 
 # Tasks kept in flight per CPU slot: enough that a CPU never waits for the driver.
 _IN_FLIGHT_PER_SLOT = 2
@@ -94,9 +95,49 @@ class _OpenAhead:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_batch(fn, partitions, extra_args, open_ahead=0, cancel=None):
+class Output:
+    """Where a job stores each partition's result: `prefix` (a URI ending in '/') and the
+    resolved storage options of its scheme. A partition's result goes to
+    <prefix><bucket>/<key>.part-<part> (bytes and str as they are, anything else pickled, with
+    ".pickle" added); the job's result for the partition is then that URI. A retried partition
+    writes the same name again, so each result is stored once."""
+
+    def __init__(self, prefix, options):
+        self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        self.options = options
+
+    def __repr__(self):
+        return f"Output({self.prefix!r})"  # never the options: they hold the credential
+
+    def name_of(self, partition, pickled):
+        name = (partition.bucket + "/" if partition.bucket else "") + partition.key
+        name += f".part-{partition.part:05d}" + (".pickle" if pickled else "")
+        if self.prefix.startswith("file://"):
+            # A local name must stay inside the output folder, whatever the key holds.
+            root = os.path.normpath(self.prefix[len("file://"):])
+            path = os.path.normpath(os.path.join(root, name))
+            if os.path.commonpath([root, path]) != root:
+                raise InvalidArgument(f"the result of {partition.uri} part {partition.part} "
+                                      f"would be written outside {self.prefix}: its key "
+                                      "climbs out with '..'")
+            return "file://" + path
+        return self.prefix + name
+
+    def write(self, partition, value):
+        from . import _api
+        if isinstance(value, str):
+            value = value.encode()
+        pickled = not isinstance(value, (bytes, bytearray, memoryview))
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) if pickled else value
+        uri = self.name_of(partition, pickled)
+        _api.put(uri, data, storage_options=self.options)
+        return uri
+
+
+def run_batch(fn, partitions, extra_args, open_ahead=0, cancel=None, output=None):
     """Body of one task: runs fn on each partition in order; stops at the first failure, or
     before the next partition once `cancel` (a threading.Event, in-process runs only) is set.
+    With `output` (an Output), each result is stored there and its URI returned instead.
     Returns (results, failure or None, request counters' delta, seconds spent in fn)."""
     before = _process_counters()
     results = []
@@ -109,6 +150,8 @@ def run_batch(fn, partitions, extra_args, open_ahead=0, cancel=None):
                 break
             ahead.before(i)
             ok, value = _call(fn, p, extra_args)
+            if ok and output is not None:
+                ok, value = _call(output.write, p, (value,))
             if not ok:
                 failure = value
                 break
@@ -131,9 +174,10 @@ class _RayRunner:
     name = "ray"
     batches = True
 
-    def __init__(self, fn, extra_args, ray_options, open_ahead):
+    def __init__(self, fn, extra_args, ray_options, open_ahead, output):
         import ray
         self._ray = ray
+        self._output = output
         options = {"num_cpus": 1, "max_retries": 0, **ray_options}
         self._remote = ray.remote(run_batch).options(**options)
         self._fn_ref = ray.put(fn)
@@ -143,7 +187,8 @@ class _RayRunner:
         self.slots = max(1, int(cpus // max(options.get("num_cpus") or 1, 1e-9)))
 
     def submit(self, partitions):
-        return self._remote.remote(self._fn_ref, partitions, self._args_ref, self._open_ahead)
+        return self._remote.remote(self._fn_ref, partitions, self._args_ref, self._open_ahead,
+                                   None, self._output)
 
     def wait(self, handles, timeout):
         ready, _ = self._ray.wait(handles, num_returns=1, timeout=timeout)
@@ -192,7 +237,9 @@ class _PoolRunner:
 
     batches = False
 
-    def __init__(self, pool, fn, extra_args, slots, in_process, owns_pool, cancel_event):
+    def __init__(self, pool, fn, extra_args, slots, in_process, owns_pool, cancel_event,
+                 output):
+        self._output = output
         self._pool = pool
         self._fn = fn
         self._args = tuple(extra_args)
@@ -203,7 +250,7 @@ class _PoolRunner:
 
     def submit(self, partitions):
         return self._pool.submit(run_batch, self._fn, partitions, self._args, 0,
-                                 self._cancel_event)
+                                 self._cancel_event, self._output)
 
     def wait(self, handles, timeout):
         done, _ = concurrent.futures.wait(handles, timeout=timeout,
@@ -236,7 +283,7 @@ class Job:
 
     def __init__(self, fn, plan, extra_args, executor, partitions_per_task, progress,
                  ray_options, run_options=None, on_error="raise", max_failures=None,
-                 checkpoint=None):
+                 checkpoint=None, output=None):
         self._fn = fn
         self._plan = plan
         self._extra_args = tuple(extra_args)
@@ -246,6 +293,7 @@ class Job:
         self._on_error = on_error
         self._max_failures = max_failures
         self._checkpoint = checkpoint
+        self._output = output
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._done = threading.Event()
@@ -394,15 +442,16 @@ class Job:
     def _make_runner(self):
         if self._executor == "ray":
             return _RayRunner(self._fn, self._extra_args, self._ray_options,
-                              self._run_options.get("open_ahead", OPEN_AHEAD))
+                              self._run_options.get("open_ahead", OPEN_AHEAD), self._output)
         if self._executor == "local":
             workers = self._run_options.get("num_threads") or min(32, (os.cpu_count() or 1) * 4)
             pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="quarry")
-            return _PoolRunner(pool, self._fn, self._extra_args, workers, True, True, self._cancel)
+            return _PoolRunner(pool, self._fn, self._extra_args, workers, True, True, self._cancel,
+                               self._output)
         in_process = isinstance(self._executor, concurrent.futures.ThreadPoolExecutor)
         slots = getattr(self._executor, "_max_workers", None) or os.cpu_count() or 1
         return _PoolRunner(self._executor, self._fn, self._extra_args, slots, in_process, False,
-                           self._cancel)
+                           self._cancel, self._output)
 
     def _drive(self, runner, listing):
         in_process = isinstance(runner, _PoolRunner) and runner._in_process

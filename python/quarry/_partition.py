@@ -224,6 +224,29 @@ class Partition:
                 return
             yield from batch
 
+    def put(self, key_or_uri, data, content_type=None, content_encoding=None):
+        """Stores `data` (bytes, any buffer, or a binary file) under a key of this partition's
+        bucket, or under a URI of this partition's scheme, with the job's credential (no
+        configuration is read and no token is fetched in the task). Returns the URI."""
+        from . import _api
+        from .errors import InvalidArgument
+        if not isinstance(key_or_uri, str) or not key_or_uri:
+            raise InvalidArgument(f"obj.put({key_or_uri!r}, ...): give a key or a URI")
+        if "://" in key_or_uri:
+            uri = key_or_uri
+            if _api._scheme_of(uri) != self.scheme:
+                raise InvalidArgument(
+                    f"obj.put({uri!r}, ...) writes with the job's {self.scheme} credential: give a "
+                    f"key or a {self.scheme}:// URI (use the job's output= option, or quarry.put "
+                    "with storage_options, for other stores)")
+        elif self.scheme == "file":
+            uri = "file:///" + key_or_uri.lstrip("/")
+        else:
+            uri = f"{self.scheme}://{self.bucket}/{key_or_uri}"
+        _api.put(uri, data, storage_options=self._storage_options.get(self.scheme, {}),
+                 content_type=content_type, content_encoding=content_encoding)
+        return uri
+
 
 def _rebuild_partition(fields, options, storage_options):
     return Partition(fields, options, storage_options)

@@ -300,3 +300,44 @@ print(quarry.map(fn, {str(data) + '/'!r}, executor="local", num_threads=2,
     # Redone: at most what finished in the last second before the kill, and what was running.
     assert len(calls) - 60 <= 2 * 5 + 2, (killed_after, len(calls))
     assert set(calls) == {str(data / f"{i:04d}")[1:] for i in range(60)}
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_output_stores_each_result_once_named_by_partition(bucket):
+    prefix = _objects(f"s3://{bucket}/o/", 6, b"abc\n" * 10)
+    out = f"s3://{bucket}/results/"
+    uris = quarry.map(lambda obj: obj.read().upper(), prefix, output=out, chunk_size=16,
+                      newline=b"\n")
+    assert len(uris) == 6 * 3
+    assert uris[0] == f"{out}{bucket}/o/0000.part-00000"
+    assert b"".join(quarry.get(u) for u in uris[:3]) == b"ABC\n" * 10
+    # Anything that is not bytes or str is pickled.
+    import pickle
+    uris = quarry.map(lambda obj: {"key": obj.key}, prefix, output=out, executor="local")
+    assert uris[1].endswith(".part-00000.pickle")
+    assert pickle.loads(quarry.get(uris[1])) == {"key": "o/0001"}
+    stored = [o.key for o in quarry.ls(out)]
+    assert len(stored) == len(set(stored)) == 6 * 3 + 6
+
+
+def test_a_local_output_never_leaves_its_folder(tmp_path):
+    data = tmp_path / "in"
+    (data / "sub").mkdir(parents=True)
+    (data / "sub" / "x").write_bytes(b"x")
+    out = tmp_path / "out"
+    uris = quarry.map(lambda obj: b"r", str(data) + "/", output=f"file://{out}/", executor="local")
+    assert uris[0].startswith(f"file://{out}/")
+    assert (out / (str(data / "sub" / "x")[1:] + ".part-00000")).read_bytes() == b"r"
+
+
+def test_obj_put_writes_beside_the_partition_with_the_jobs_credential(bucket):
+    prefix = _objects(f"s3://{bucket}/p/", 4)
+
+    def fn(obj):
+        return obj.put(f"derived/{obj.key}.len", str(obj.size).encode())
+
+    uris = quarry.map(fn, prefix, executor="local")
+    assert uris[2] == f"s3://{bucket}/derived/p/0002.len"
+    assert quarry.get(uris[2]) == b"1"
+    with pytest.raises(quarry.TaskError, match="writes with the job's s3 credential"):
+        quarry.map(lambda obj: obj.put("gs://elsewhere/x", b""), prefix, executor="local")
