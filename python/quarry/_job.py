@@ -20,6 +20,9 @@ from . import _quarry
 from ._checkpoint import MISSING
 from .errors import Cancelled, InvalidArgument, TaskError
 
+# Completions buffered for as_completed() before it is first called; past that the job stops
+# buffering (a job nobody iterates must not keep every partition).
+_BUFFERED_COMPLETIONS = 65536
 # Tasks kept in flight per CPU slot: enough that a CPU never waits for the driver.
 _IN_FLIGHT_PER_SLOT = 2
 # Partitions listed ahead of the tasks that will run them.
@@ -308,6 +311,8 @@ class Job:
         self._listing_done = False
         self._completions = collections.deque()  # (partition, result) not yet yielded
         self._keep_completions = True
+        self._consumer = False       # as_completed() was called
+        self._dropped = False        # completions were dropped before it was
         self._seconds = 0.0          # spent in fn, over finished partitions
         self._timed = 0              # partitions those seconds cover
         self._bytes_done = 0
@@ -343,7 +348,18 @@ class Job:
 
     def as_completed(self):
         """Yields (partition, result) as partitions finish, in any order, while listing goes on;
-        raises the job's failure (or Cancelled) once what finished before it has been yielded."""
+        raises the job's failure (or Cancelled) once what finished before it has been yielded.
+        Completions before the first call are buffered, up to 65,536 of them; call it sooner for
+        larger jobs (InvalidArgument says so when it is too late)."""
+        with self._lock:
+            self._consumer = True
+            if self._dropped:
+                raise InvalidArgument(
+                    "as_completed() was called after more than 65,536 partitions had finished, "
+                    "and those were not kept: call it right after submit()")
+            if not self._keep_completions:
+                raise InvalidArgument("as_completed() after result(): the results are in "
+                                      "result()")
         while True:
             with self._changed:
                 while not self._completions and not self._done.is_set():
@@ -563,8 +579,7 @@ class Job:
                     self._checkpoint.record(p, value)
                 if value is not None:
                     self._results[index] = value
-                if self._keep_completions:
-                    self._completions.append((p, value))
+                self._keep_completion(p, value)
                 self._completed += 1
                 self._bytes_done += p.byte_range[1] - p.byte_range[0]
             self._changed.notify_all()
@@ -576,13 +591,22 @@ class Job:
             for later in batch[len(results) + 1:]:
                 retry.append((later[0], later[1], 0))
 
+    def _keep_completion(self, partition, value):
+        """Buffers a completion for as_completed() (the lock held)."""
+        if not self._keep_completions:
+            return
+        self._completions.append((partition, value))
+        if not self._consumer and len(self._completions) > _BUFFERED_COMPLETIONS:
+            self._keep_completions = False
+            self._dropped = True
+            self._completions.clear()
+
     def _complete_from_checkpoint(self, index, partition, value):
         """A partition the checkpoint has: its recorded result, without running it."""
         with self._changed:
             if value is not None:
                 self._results[index] = value
-            if self._keep_completions:
-                self._completions.append((partition, value))
+            self._keep_completion(partition, value)
             self._completed += 1
             self._stats["skipped_partitions"] += 1
             self._changed.notify_all()
@@ -593,8 +617,7 @@ class Job:
             self._stats["failed_partitions"] += 1
             if self._on_error == "skip":
                 self._failed.append(error)
-                if self._keep_completions:
-                    self._completions.append((partition, None))
+                self._keep_completion(partition, None)
                 too_many = (self._max_failures is not None
                             and len(self._failed) > self._max_failures)
                 self._changed.notify_all()
