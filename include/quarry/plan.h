@@ -93,6 +93,10 @@ class Plan {
   std::unique_ptr<State> state_;
 };
 
+// The chunk length of an object of `size` bytes under the options: chunk_size, or
+// ceil(size / chunk_number), or 0 when neither is set (one partition per object).
+uint64_t NominalChunk(uint64_t size, uint64_t chunk_size, uint64_t chunk_number);
+
 // Nominal ranges of an object of `size` bytes under the options (whole-object when compressed).
 std::vector<std::pair<uint64_t, uint64_t>> NominalRanges(uint64_t size, uint64_t chunk_size,
                                                          uint64_t chunk_number);

@@ -20,11 +20,15 @@ std::string_view CompressionName(Compression c) {
   return "none";
 }
 
+uint64_t NominalChunk(uint64_t size, uint64_t chunk_size, uint64_t chunk_number) {
+  if (chunk_size > 0) return chunk_size;
+  if (chunk_number > 0) return size == 0 ? 1 : (size + chunk_number - 1) / chunk_number;
+  return 0;
+}
+
 std::vector<std::pair<uint64_t, uint64_t>> NominalRanges(uint64_t size, uint64_t chunk_size,
                                                          uint64_t chunk_number) {
-  uint64_t c = 0;
-  if (chunk_size > 0) c = chunk_size;
-  if (chunk_number > 0) c = size == 0 ? 1 : (size + chunk_number - 1) / chunk_number;
+  const uint64_t c = NominalChunk(size, chunk_size, chunk_number);
   if (c == 0 || size == 0) return {{0, size}};
   std::vector<std::pair<uint64_t, uint64_t>> out;
   out.reserve(static_cast<size_t>((size + c - 1) / c));
@@ -124,8 +128,13 @@ struct Plan::State {
   uint64_t list_pages = 0;
 
   // Partitions of the current object not yet handed out.
-  std::vector<Partition> pending;
-  size_t pending_pos = 0;
+  // Partitions of the current object not yet handed out, made one at a time (an object of many
+  // chunks never has all its partitions in memory at once): parts [next_part, parts) of `base`,
+  // each `chunk` bytes long (the last one shorter).
+  Partition base;
+  uint64_t chunk = 0;
+  uint64_t parts = 0;
+  uint64_t next_part = 0;
 
   Status StartInput();
   Result<bool> NextObject(ObjectInfo* info);
@@ -177,9 +186,8 @@ Result<bool> Plan::State::NextObject(ObjectInfo* info) {
 }
 
 Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
-  pending.clear();
-  pending_pos = 0;
-  Partition base;
+  next_part = 0;
+  base = Partition{};
   base.scheme = input.scheme;
   base.bucket = input.bucket;
   base.key = info.key;
@@ -190,8 +198,9 @@ Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
   base.header = options.header;
   base.options = options;
   base.compression = Compression::kNone;
-  auto ranges = NominalRanges(info.size, options.chunk_size, options.chunk_number);
-  if (options.decompress && ranges.size() > 1) {
+  chunk = NominalChunk(info.size, options.chunk_size, options.chunk_number);
+  parts = chunk == 0 || info.size == 0 ? 1 : (info.size - 1) / chunk + 1;
+  if (options.decompress && parts > 1) {
     // Would be split: a compressed object must not be. Its suffix can tell without a request;
     // otherwise its first bytes and Content-Encoding, from one small read.
     Compression c = CompressionFromSuffix(info.key);
@@ -204,16 +213,11 @@ Status Plan::State::Expand(const Uri& input, const ObjectInfo& info) {
     }
     if (c != Compression::kNone) {
       base.compression = c;
-      ranges = {{0, info.size}};
+      parts = 1;
     }
   }
-  base.total_parts = ranges.size();
-  for (size_t i = 0; i < ranges.size(); ++i) {
-    Partition p = base;
-    p.part = i;
-    std::tie(p.start, p.stop) = ranges[i];
-    pending.push_back(std::move(p));
-  }
+  if (parts == 1) chunk = std::max<uint64_t>(info.size, 1);
+  base.total_parts = parts;
   return Status::Ok();
 }
 
@@ -254,8 +258,11 @@ Result<Plan> Plan::Build(const std::vector<std::string>& inputs, PlanOptions opt
 Result<bool> Plan::Next(Partition* out) {
   State& s = *state_;
   while (true) {
-    if (s.pending_pos < s.pending.size()) {
-      *out = std::move(s.pending[s.pending_pos++]);
+    if (s.next_part < s.parts) {
+      *out = s.base;
+      out->part = s.next_part++;
+      out->start = out->part * s.chunk;
+      out->stop = std::min(s.base.size, out->start + s.chunk);
       return true;
     }
     if (s.input_index >= s.inputs.size()) return false;
