@@ -59,7 +59,7 @@ Result<uint64_t> DeleteSelected(ObjectStore& store, std::string_view bucket, std
 // The path, relative to a destination folder, that a key maps to (`relative_key` is the key
 // with the copied prefix removed): its '/'-separated parts with empty and "." parts dropped
 // (so "a//b", "a/./b" and "/a/b" all give "a/b") and each ".." taking back the part before it.
-// InvalidArgument naming the key when a ".." would climb out of the folder ("../x",
+// InvalidArgument quoting `relative_key` when a ".." would climb out of the folder ("../x",
 // "a/../../y") or nothing is left (the key names the folder itself).
 Result<std::string> LocalPathOfKey(std::string_view relative_key);
 

@@ -366,7 +366,7 @@ Status CmdCp(const std::string& src_text, const std::string& dst_text, bool recu
     for (auto& item : items) {
       auto path = LocalPathOfKey(item.relative);
       if (!path.ok()) {
-        Report(path.status().message());
+        Report("key '" + item.key + "' not copied: " + path.status().message());
         ++not_copied;
         continue;
       }

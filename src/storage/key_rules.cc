@@ -99,9 +99,9 @@ Result<std::string> LocalPathOfKey(std::string_view relative_key) {
     if (part.empty() || part == ".") continue;
     if (part == "..") {
       if (parts.empty()) {
-        return InvalidArgument("key " + Quoted(relative_key) +
+        return InvalidArgument(Quoted(relative_key) +
                                " would be written outside the destination folder ('..' climbs "
-                               "out of it): not copied");
+                               "out of it)");
       }
       parts.pop_back();
       continue;
@@ -109,8 +109,8 @@ Result<std::string> LocalPathOfKey(std::string_view relative_key) {
     parts.push_back(part);
   }
   if (parts.empty()) {
-    return InvalidArgument("key " + Quoted(relative_key) +
-                           " names the destination folder itself, not a file in it: not copied");
+    return InvalidArgument(Quoted(relative_key) +
+                           " names the destination folder itself, not a file in it");
   }
   std::string path;
   for (auto part : parts) {
