@@ -32,10 +32,9 @@ Status CheckObjectKey(std::string_view scheme, std::string_view bucket, std::str
 // True for a folder marker: a 0-byte object whose key ends in '/'.
 bool IsFolderMarker(const ObjectInfo& object);
 
-// The object with exactly `key`, if there is one: one Head request, none when the key is empty
-// or ends in '/' (those name prefixes). NotFound from the store means "no such object" and gives
-// nullopt; other errors (access denied, unreachable endpoint, missing bucket on stores that say
-// so) are returned.
+// The object with exactly `key` as a listing shows it (no content_type), if there is one: one
+// listing request, none when the key is empty or ends in '/' (those name prefixes). Errors of
+// the listing (missing bucket, access denied, unreachable endpoint) are returned.
 Result<std::optional<ObjectInfo>> FindExactObject(ObjectStore& store, std::string_view bucket,
                                                   std::string_view key);
 

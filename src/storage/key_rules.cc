@@ -52,10 +52,21 @@ bool IsFolderMarker(const ObjectInfo& object) {
 Result<std::optional<ObjectInfo>> FindExactObject(ObjectStore& store, std::string_view bucket,
                                                   std::string_view key) {
   if (key.empty() || key.back() == '/') return std::optional<ObjectInfo>();
-  auto info = store.Head(bucket, key);
-  if (info.ok()) return std::optional<ObjectInfo>(std::move(info).value());
-  if (info.status().code() == StatusCode::kNotFound) return std::optional<ObjectInfo>();
-  return info.status();
+  // `key` sorts before every other key that starts with it, and before the "directory" key/:
+  // the first entry of a delimited listing is the object if it exists. One request (a HEAD that
+  // misses costs two on S3), and a local folder is read one level deep, not walked.
+  ListOptions options;
+  options.delimiter = "/";
+  options.page_size = 1;
+  QUARRY_ASSIGN_OR_RETURN(auto lister, store.List(bucket, key, options));
+  ListPage page;
+  QUARRY_ASSIGN_OR_RETURN(bool any, lister->Next(&page));
+  if (any) {
+    for (auto& o : page.objects) {
+      if (o.key == key) return std::optional<ObjectInfo>(std::move(o));
+    }
+  }
+  return std::optional<ObjectInfo>();
 }
 
 Result<KeySelection> SelectKeys(ObjectStore& store, std::string_view bucket, std::string_view key) {
