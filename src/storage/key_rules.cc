@@ -204,8 +204,12 @@ Result<LocalTree> WalkLocalFolder(const std::string& root, bool follow_symlinks)
     }
     std::sort(names.begin(), names.end());
     for (const auto& name : names) {
-      const std::string path = dir + "/" + name;
-      const std::string rel = relative.empty() ? name : relative + "/" + name;
+      std::string path = dir;
+      path += '/';
+      path += name;
+      std::string rel = relative;
+      if (!rel.empty()) rel += '/';
+      rel += name;
       struct stat st {};
       if (::lstat(path.c_str(), &st) != 0) continue;  // gone since listed
       const bool link = S_ISLNK(st.st_mode);
