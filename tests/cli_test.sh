@@ -286,6 +286,8 @@ else
   expect_ok "ls --json of keys with controls" "$Q" ls -r --json "s3://$k/nl/"
   grep -qF '"key":"nl/a\nb"' "$work/out" && grep -qF '"key":"nl/e\u001b[31m"' "$work/out" && ok \
     || fail "ls --json: $(cat "$work/out")"
+  expect_error "an error naming a key with controls" 1 "key 'no\\\\x1bsuch\\\\nkey'" "$Q" stat "s3://$k/no"$'\x1b'"such"$'\n'"key"
+  if grep -q $'\x1b' "$work/err"; then fail "an error message printed an escape byte"; else ok; fi
   # Multi-object delete requests are XML, which cannot carry ESC: that key goes by itself.
   raw_request DELETE 'nl/e%1B%5B31m' 204
   expect_ok "rb keys" "$Q" rb --force "s3://$k"

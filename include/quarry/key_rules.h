@@ -96,7 +96,10 @@ Result<LocalTree> WalkLocalFolder(const std::string& root, bool follow_symlinks)
 
 // `text` made safe for one line of a terminal: '\\' becomes "\\\\", newline "\\n", carriage
 // return "\\r", tab "\\t", and other control bytes (C0, DEL and the UTF-8 encoded C1 controls
-// U+0080..U+009F) "\\xHH" per byte. Everything else, UTF-8 included, is kept.
-std::string EscapeForText(std::string_view text);
+// U+0080..U+009F) "\\xHH" per byte. Everything else, UTF-8 included, is kept. With
+// `keep_backslashes` a '\\' stays as it is (for messages, whose backslashes are mostly the
+// message's own, e.g. "use \\n"; a listing keeps the default, so that every key reads back
+// unambiguously).
+std::string EscapeForText(std::string_view text, bool keep_backslashes = false);
 
 }  // namespace quarry

@@ -278,7 +278,7 @@ bool IsLocalDirectory(const Target& t) {
 void Report(const std::string& line) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
-  std::fprintf(stderr, "quarry: %s\n", EscapeForText(line).c_str());
+  std::fprintf(stderr, "quarry: %s\n", EscapeForText(line, /*keep_backslashes=*/true).c_str());
 }
 
 // "'a', 'b' and 'c'".
@@ -691,7 +691,8 @@ int Run(int argc, char** argv) {
   }
   if (!status.ok()) {
     // One line, whatever the message quotes (keys may hold newlines and terminal controls).
-    std::fprintf(stderr, "quarry: %s\n", EscapeForText(status.message()).c_str());
+    std::fprintf(stderr, "quarry: %s\n",
+                 EscapeForText(status.message(), /*keep_backslashes=*/true).c_str());
     return status.code() == StatusCode::kInvalidArgument && status.http_status() == 0 ? 2 : 1;
   }
   return 0;

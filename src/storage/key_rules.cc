@@ -252,7 +252,7 @@ Result<LocalTree> WalkLocalFolder(const std::string& root, bool follow_symlinks)
   return tree;
 }
 
-std::string EscapeForText(std::string_view text) {
+std::string EscapeForText(std::string_view text, bool keep_backslashes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size());
@@ -264,7 +264,7 @@ std::string EscapeForText(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
-      case '\\': out += "\\\\"; continue;
+      case '\\': out += keep_backslashes ? "\\" : "\\\\"; continue;
       case '\n': out += "\\n"; continue;
       case '\r': out += "\\r"; continue;
       case '\t': out += "\\t"; continue;

@@ -229,6 +229,7 @@ TEST(EscapeForTextTest, ControlsAndBackslashBecomeEscapes) {
             "csi\\xc2\\x9b2J");                      // U+009B
   EXPECT_EQ(EscapeForText("\xc2\xa0"), "\xc2\xa0");  // U+00A0 is printable
   EXPECT_EQ(EscapeForText("\xc2"), "\xc2");          // a lone lead byte stays
+  EXPECT_EQ(EscapeForText("use \\n\n", /*keep_backslashes=*/true), "use \\n\\n");
 }
 
 }  // namespace
