@@ -65,7 +65,10 @@ struct Partition {
 };
 
 // A lazy plan. Inputs are listed when iteration reaches them, page by page, so partitions come
-// out while listing goes on. Not thread-safe: one consumer.
+// out while listing goes on. What an input names follows quarry/key_rules.h: a key that exists
+// is that object (glob characters or not), a key ending in '/' a prefix, another key the
+// "directory" key + "/" (never sibling keys); folder markers (0-byte keys ending in '/') are
+// skipped. Not thread-safe: one consumer.
 class Plan {
  public:
   // Validates the inputs and options; lists nothing yet. InvalidArgument for a malformed URI,

@@ -89,7 +89,9 @@ def resolve_storage_options(inputs, storage_options=None):
 def ls(uri, recursive=True, storage_options=None):
     """Iterator of ObjectInfo(uri, bucket, key, size, etag, last_modified, ...) under `uri`; pages are
     fetched as the iteration goes. With recursive=False, "directories" are skipped. A bare scheme
-    ("s3://") lists the buckets instead, as BucketInfo(uri, bucket, creation_date)."""
+    ("s3://") lists the buckets instead, as BucketInfo(uri, bucket, creation_date).
+    A URI ending in "/" names a prefix; another names the object with exactly that key if it
+    exists, else the "directory" key/ (never sibling keys: "s3://b/a" never lists "ab")."""
     uri = os.fspath(uri)
     if uri.endswith("://") and uri[:-3] in _SCHEMES:
         scheme = uri[:-3]
@@ -106,6 +108,7 @@ def ls(uri, recursive=True, storage_options=None):
 
 
 def stat(uri, storage_options=None):
+    """The object's ObjectInfo. A bucket's root ("s3://b/") is not an object: InvalidArgument."""
     uri = os.fspath(uri)
     return ObjectInfo(*_quarry.head(uri, _options_for(_scheme_of(uri), storage_options)))
 
@@ -128,8 +131,10 @@ def put(uri, data, storage_options=None, content_type=None, content_encoding=Non
 
 
 def delete(uri, recursive=False, storage_options=None):
-    """Deletes one object, or with recursive=True every object under the prefix (batched).
-    Returns the number of objects deleted."""
+    """Deletes one object, or with recursive=True what `uri` names: everything under a URI
+    ending in "/"; else the object with exactly that key if it exists, else everything under
+    the "directory" key/ (never sibling keys: "s3://b/a" never deletes "ab"). Batched. Returns
+    the number of objects deleted."""
     uri = os.fspath(uri)
     return _quarry.delete(uri, recursive, _options_for(_scheme_of(uri), storage_options))
 

@@ -13,11 +13,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "quarry/data_stream.h"
+#include "quarry/key_rules.h"
 #include "quarry/plan.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
@@ -82,7 +84,7 @@ Status CmdListBuckets(const std::string& scheme, bool as_json) {
                        {"creation_date", b.creation_date}});
     } else {
       const std::string when = ListingTime(b.creation_date);
-      out += (when.empty() ? std::string(19, ' ') : when) + " " + b.name;
+      out += (when.empty() ? std::string(19, ' ') : when) + " " + EscapeForText(b.name);
     }
     out += '\n';
   }
@@ -94,11 +96,9 @@ Status CmdLs(const std::string& text, bool recursive, bool as_json) {
     return CmdListBuckets(text.substr(0, text.size() - 3), as_json);
   }
   QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
-  ListOptions options;
-  if (!recursive) options.delimiter = "/";
-  // A recursive listing fans out over sub-prefixes (same keys, same order).
-  QUARRY_ASSIGN_OR_RETURN(auto lister, recursive ? ListFanOut(*t.store, t.uri.bucket, t.uri.key)
-                                                 : t.store->List(t.uri.bucket, t.uri.key, options));
+  // What the URI names (quarry/key_rules.h): an object, or a prefix; never sibling keys. A
+  // recursive listing fans out over sub-prefixes (same keys, same order).
+  QUARRY_ASSIGN_OR_RETURN(auto lister, ListSelected(*t.store, t.uri.bucket, t.uri.key, recursive));
   ListPage page;
   std::string out;
   while (true) {
@@ -109,7 +109,7 @@ Status CmdLs(const std::string& text, bool recursive, bool as_json) {
       if (as_json) {
         out += Dump(json{{"uri", t.uri.WithKey(p).ToString()}, {"key", p}, {"dir", true}});
       } else {
-        out += "                           PRE " + p;
+        out += "                           PRE " + EscapeForText(p);
       }
       out += '\n';
     }
@@ -119,7 +119,7 @@ Status CmdLs(const std::string& text, bool recursive, bool as_json) {
       } else {
         char size[32];
         std::snprintf(size, sizeof size, "%12llu", static_cast<unsigned long long>(o.size));
-        out += ListingTime(o.last_modified) + " " + size + " " + o.key;
+        out += ListingTime(o.last_modified) + " " + size + " " + EscapeForText(o.key);
       }
       out += '\n';
     }
@@ -137,10 +137,14 @@ Status CmdStat(const std::string& text, bool as_json) {
     j["content_encoding"] = info.content_encoding;
     return WriteStdout(Dump(j) + "\n");
   }
-  std::string out = "uri: " + t.uri.ToString() + "\nsize: " + std::to_string(info.size) +
-                    "\netag: " + info.etag + "\nlast_modified: " + info.last_modified + "\n";
-  if (!info.content_type.empty()) out += "content_type: " + info.content_type + "\n";
-  if (!info.content_encoding.empty()) out += "content_encoding: " + info.content_encoding + "\n";
+  // Text output is one field a line: keys and metadata are made printable.
+  std::string out = "uri: " + EscapeForText(t.uri.ToString()) +
+                    "\nsize: " + std::to_string(info.size) + "\netag: " + EscapeForText(info.etag) +
+                    "\nlast_modified: " + EscapeForText(info.last_modified) + "\n";
+  if (!info.content_type.empty()) out += "content_type: " + EscapeForText(info.content_type) + "\n";
+  if (!info.content_encoding.empty()) {
+    out += "content_encoding: " + EscapeForText(info.content_encoding) + "\n";
+  }
   return WriteStdout(out);
 }
 
@@ -269,42 +273,152 @@ bool IsLocalDirectory(const Target& t) {
   return std::filesystem::is_directory("/" + t.uri.key, ec);
 }
 
-Status CmdCp(const std::string& src_text, const std::string& dst_text, bool recursive, int jobs) {
+// One line on stderr (made printable), for what a command leaves out and goes on without.
+// Thread-safe.
+void Report(const std::string& line) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  std::fprintf(stderr, "quarry: %s\n", EscapeForText(line, /*keep_backslashes=*/true).c_str());
+}
+
+// "'a', 'b' and 'c'".
+std::string QuotedKeys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i > 0) out += i + 1 == keys.size() ? " and " : ", ";
+    out += "'" + keys[i] + "'";
+  }
+  return out;
+}
+
+// One object of a recursive copy: where it is read from and its name below the destination.
+struct CopyItem {
+  std::string key;  // in the source store (for local sources: the file's path without '/')
+  uint64_t size = 0;
+  std::string etag;
+  std::string relative;  // below the destination: a key's rest, a local file's relative path
+};
+
+// The objects a recursive copy's source names (quarry/key_rules.h): one object (copied under its
+// base name), everything under the prefix except folder markers, or a local folder's files
+// (symbolic links as `follow_symlinks` says; what is skipped is reported).
+Result<std::vector<CopyItem>> CopySources(const Target& src, bool follow_symlinks) {
+  QUARRY_ASSIGN_OR_RETURN(auto selection, SelectKeys(*src.store, src.uri.bucket, src.uri.key));
+  std::vector<CopyItem> items;
+  if (selection.object) {
+    auto& o = *selection.object;
+    items.push_back({o.key, o.size, o.etag, BaseName(o.key)});
+    return items;
+  }
+  if (src.uri.scheme == "file") {
+    std::string folder = "/" + selection.prefix;
+    if (folder.size() > 1) folder.pop_back();
+    auto tree = WalkLocalFolder(folder, follow_symlinks);
+    if (!tree.ok()) {
+      return NotFound("nothing to copy: " + folder + " is not a file or folder");
+    }
+    for (const auto& skipped : tree->skipped) Report("skipped " + skipped);
+    for (auto& f : tree->files) items.push_back({f.path.substr(1), f.size, "", f.relative_path});
+  } else {
+    QUARRY_ASSIGN_OR_RETURN(auto objects, ListAll(*src.store, src.uri.bucket, selection.prefix));
+    for (auto& o : objects) {
+      if (IsFolderMarker(o)) continue;  // not data: nothing to copy
+      std::string relative = o.key.substr(selection.prefix.size());
+      items.push_back({std::move(o.key), o.size, std::move(o.etag), std::move(relative)});
+    }
+  }
+  if (items.empty()) {
+    return NotFound("nothing to copy: no objects under " +
+                    src.uri.WithKey(selection.prefix).ToString());
+  }
+  return items;
+}
+
+Status CmdCp(const std::string& src_text, const std::string& dst_text, bool recursive, int jobs,
+             bool follow_symlinks) {
   QUARRY_ASSIGN_OR_RETURN(auto src, Open(src_text));
   QUARRY_ASSIGN_OR_RETURN(auto dst, Open(dst_text));
+  const bool local_dst = dst.uri.scheme == "file";
   if (!recursive) {
     QUARRY_ASSIGN_OR_RETURN(auto info, src.store->Head(src.uri.bucket, src.uri.key));
     std::string dst_key = dst.uri.key;
     if (dst.uri.IsPrefix() || IsLocalDirectory(dst)) {
+      std::string name = BaseName(src.uri.key);
+      if (local_dst) {
+        QUARRY_ASSIGN_OR_RETURN(name, LocalPathOfKey(name));
+      }
       if (!dst_key.empty() && dst_key.back() != '/') dst_key += '/';
-      dst_key += BaseName(src.uri.key);
+      dst_key += name;
     }
     return CopyObject(*src.store, src.uri.bucket, src.uri.key, info.size, *dst.store,
                       dst.uri.bucket, dst_key, g_transfer.Options(info.etag));
   }
-  std::string src_prefix = src.uri.key;
-  if (!src_prefix.empty() && src_prefix.back() != '/') src_prefix += '/';
+  QUARRY_ASSIGN_OR_RETURN(auto items, CopySources(src, follow_symlinks));
+  const size_t total = items.size();
   std::string dst_prefix = dst.uri.key;
   if (!dst_prefix.empty() && dst_prefix.back() != '/') dst_prefix += '/';
-  QUARRY_ASSIGN_OR_RETURN(auto objects, ListAll(*src.store, src.uri.bucket, src_prefix));
-  if (objects.empty()) {
-    return NotFound("nothing to copy: no objects under " + src.uri.WithKey(src_prefix).ToString());
+  std::atomic<size_t> not_copied{0};
+  if (local_dst) {
+    // Keys become paths inside the destination folder, or are left out; keys that need one
+    // path are found before anything is written.
+    std::vector<CopyItem> placed;
+    std::vector<std::pair<std::string, std::string>> key_paths;
+    for (auto& item : items) {
+      auto path = LocalPathOfKey(item.relative);
+      if (!path.ok()) {
+        Report("key '" + item.key + "' not copied: " + path.status().message());
+        ++not_copied;
+        continue;
+      }
+      key_paths.emplace_back(item.key, *path);
+      item.relative = std::move(path).value();
+      placed.push_back(std::move(item));
+    }
+    const auto collisions = FindPathCollisions(key_paths);
+    if (!collisions.empty()) {
+      const std::string root = "/" + dst_prefix;
+      for (const auto& c : collisions) {
+        Report("keys " + QuotedKeys(c.keys) + " all need the local path " + root + c.path +
+               " (as a file, or as a file and a folder)");
+      }
+      return IoError("nothing copied: " + std::to_string(collisions.size()) +
+                     " local path(s) needed by several keys (named above); copy those keys one "
+                     "by one with `quarry cp` to names of your choice");
+    }
+    items = std::move(placed);
   }
+  const std::string dst_root = "/" + dst_prefix;
   // Small objects are many requests: run them side by side. Large ones parallelise inside.
-  return ParallelFor(objects.size(), jobs, [&](size_t i) {
-    const auto& o = objects[i];
-    auto options = g_transfer.Options(o.etag);
+  QUARRY_RETURN_IF_ERROR(ParallelFor(items.size(), jobs, [&](size_t i) {
+    const auto& item = items[i];
+    if (local_dst) {
+      Status inside = CheckNoLinkedFolder(dst_root, item.relative);
+      if (!inside.ok()) {
+        Report("key '" + item.key + "' not copied: " + inside.message());
+        ++not_copied;
+        return Status::Ok();
+      }
+    }
+    auto options = g_transfer.Options(item.etag);
     options.max_in_flight = std::max(1, g_transfer.parallel / 2);
-    return CopyObject(*src.store, src.uri.bucket, o.key, o.size, *dst.store, dst.uri.bucket,
-                      dst_prefix + o.key.substr(src_prefix.size()), options);
-  });
+    return CopyObject(*src.store, src.uri.bucket, item.key, item.size, *dst.store, dst.uri.bucket,
+                      dst_prefix + item.relative, options);
+  }));
+  if (not_copied > 0) {
+    return IoError(std::to_string(not_copied.load()) + " of " + std::to_string(total) +
+                   " objects not copied (named above); the rest were copied");
+  }
+  return Status::Ok();
 }
 
 Status CmdRm(const std::string& text, bool recursive) {
   QUARRY_ASSIGN_OR_RETURN(auto t, Open(text));
   if (recursive) {
-    QUARRY_ASSIGN_OR_RETURN(auto n, DeletePrefix(*t.store, t.uri.bucket, t.uri.key));
-    if (n == 0) return NotFound("nothing to delete: no objects under " + t.uri.ToString());
+    // The object the URI names, or everything under the prefix it names; never sibling keys.
+    QUARRY_ASSIGN_OR_RETURN(auto n, DeleteSelected(*t.store, t.uri.bucket, t.uri.key));
+    if (n == 0) {
+      return NotFound("nothing to delete: no object or prefix " + t.uri.ToString());
+    }
     return Status::Ok();
   }
   if (t.uri.IsPrefix()) {
@@ -436,8 +550,9 @@ Status CmdPlan(const std::vector<std::string>& inputs, const PlanFlags& flags, b
                        {"etag", p.etag},
                        {"compression", std::string(CompressionName(p.compression))}});
     } else {
-      out += p.uri + "  part " + std::to_string(p.part) + "/" + std::to_string(p.total_parts) +
-             "  [" + std::to_string(p.start) + ", " + std::to_string(p.stop) + ")";
+      out += EscapeForText(p.uri) + "  part " + std::to_string(p.part) + "/" +
+             std::to_string(p.total_parts) + "  [" + std::to_string(p.start) + ", " +
+             std::to_string(p.stop) + ")";
     }
     out += '\n';
     if (out.size() > (1 << 16)) {
@@ -530,12 +645,16 @@ int Run(int argc, char** argv) {
   cp->add_option("src", uri)->required();
   cp->add_option("dst", uri2)->required();
   cp->add_flag("-r,--recursive", recursive, "copy everything under the source prefix");
+  bool follow_symlinks = false;
+  cp->add_flag("--follow-symlinks,!--no-follow-symlinks", follow_symlinks,
+               "copy what symbolic links in a local source folder point to (default: skip "
+               "them, each named on stderr)");
   cp->add_option("-j,--jobs", jobs, "objects copied at once")->check(CLI::Range(1, 256));
   cp->add_option("--parallel", g_transfer.parallel, "ranged reads in flight per large object")
       ->check(CLI::Range(1, 64));
   cp->add_option("--part-size", g_transfer.part_mib, "MiB per ranged read (default 8)")
       ->check(CLI::Range(1, 1024));
-  cp->callback([&] { status = CmdCp(uri, uri2, recursive, jobs); });
+  cp->callback([&] { status = CmdCp(uri, uri2, recursive, jobs, follow_symlinks); });
 
   auto* rm = app.add_subcommand("rm", "delete an object, or with -r everything under a prefix");
   rm->add_option("uri", uri)->required();
@@ -571,11 +690,9 @@ int Run(int argc, char** argv) {
     return 2;
   }
   if (!status.ok()) {
-    std::string msg = status.message();
-    for (auto& c : msg) {
-      if (c == '\n') c = ' ';
-    }
-    std::fprintf(stderr, "quarry: %s\n", msg.c_str());
+    // One line, whatever the message quotes (keys may hold newlines and terminal controls).
+    std::fprintf(stderr, "quarry: %s\n",
+                 EscapeForText(status.message(), /*keep_backslashes=*/true).c_str());
     return status.code() == StatusCode::kInvalidArgument && status.http_status() == 0 ? 2 : 1;
   }
   return 0;

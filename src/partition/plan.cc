@@ -4,6 +4,7 @@
 
 #include "partition/compression.h"
 #include "quarry/data_stream.h"
+#include "quarry/key_rules.h"
 #include "quarry/line_aligner.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
@@ -118,10 +119,10 @@ struct Plan::State {
 
   // Listing state of the current input.
   std::shared_ptr<ObjectStore> store;
+  bool started = false;  // StartInput ran for the current input
   std::unique_ptr<Lister> lister;
-  std::string glob;          // non-empty: filter keys by it
-  bool single_key = false;   // the input names one key (or, failing that, a prefix)
-  bool exact_found = false;  // ...and that key exists as an object: nothing else is taken
+  std::optional<ObjectInfo> exact;  // the input is exactly this object (nothing listed)
+  std::string glob;                 // non-empty: filter keys by it
   bool matched_any = false;
   ListPage page;
   size_t page_pos = 0;
@@ -144,37 +145,39 @@ struct Plan::State {
 Status Plan::State::StartInput() {
   const Uri& in = inputs[input_index];
   QUARRY_ASSIGN_OR_RETURN(store, StoreForUri(in, options.storage_options));
+  started = true;
   matched_any = false;
   page = {};
   page_pos = 0;
   glob.clear();
-  single_key = false;
-  exact_found = false;
+  lister.reset();
+  // The rule of quarry/key_rules.h: an existing key is that object, glob characters or not;
+  // else a pattern; else the "directory" key + "/" (never sibling keys).
+  QUARRY_ASSIGN_OR_RETURN(exact, FindExactObject(*store, in.bucket, in.key));
+  if (exact) return Status::Ok();
   std::string prefix = in.key;
   if (HasGlob(in.key)) {
     glob = in.key;
     prefix = in.key.substr(0, GlobLiteralPrefix(in.key));
   } else if (!in.IsPrefix()) {
-    // A key: the object if it exists, else everything under "key/".
-    single_key = true;
+    prefix += '/';
   }
   QUARRY_ASSIGN_OR_RETURN(lister, ListFanOut(*store, in.bucket, prefix));
   return Status::Ok();
 }
 
 Result<bool> Plan::State::NextObject(ObjectInfo* info) {
-  const Uri& in = inputs[input_index];
+  if (!lister) {
+    if (!exact) return false;
+    *info = std::move(*exact);
+    exact.reset();
+    return true;
+  }
   while (true) {
     while (page_pos < page.objects.size()) {
       ObjectInfo& o = page.objects[page_pos++];
+      if (IsFolderMarker(o)) continue;  // not data
       if (!glob.empty() && !GlobMatch(glob, o.key)) continue;
-      if (single_key) {
-        if (o.key == in.key) {
-          exact_found = true;
-        } else if (exact_found || o.key.compare(0, in.key.size() + 1, in.key + "/") != 0) {
-          continue;
-        }
-      }
       *info = std::move(o);
       return true;
     }
@@ -266,7 +269,12 @@ Result<bool> Plan::Next(Partition* out) {
       return true;
     }
     if (s.input_index >= s.inputs.size()) return false;
-    if (!s.lister) QUARRY_RETURN_IF_ERROR(s.StartInput());
+    if (!s.started) {
+      Status started = s.StartInput();
+      if (!started.ok()) {
+        return started.WithContext("listing input '" + s.inputs[s.input_index].ToString() + "'");
+      }
+    }
     ObjectInfo info;
     auto got = s.NextObject(&info);
     if (!got.ok()) {
@@ -283,6 +291,7 @@ Result<bool> Plan::Next(Partition* out) {
                       ": check the bucket, prefix or pattern");
     }
     s.lister.reset();
+    s.started = false;
     ++s.input_index;
   }
 }

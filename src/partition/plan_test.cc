@@ -39,6 +39,14 @@ TEST(GlobTest, Matches) {
   EXPECT_TRUE(GlobMatch("img-[0-9].png", "img-7.png"));
   EXPECT_FALSE(GlobMatch("img-[!0-9].png", "img-7.png"));
   EXPECT_TRUE(GlobMatch("a+b %41/*", "a+b %41/x"));  // other characters are literal
+  // A one-character class escapes a glob character.
+  EXPECT_TRUE(GlobMatch("star[*]x", "star*x"));
+  EXPECT_FALSE(GlobMatch("star[*]x", "starAx"));
+  EXPECT_TRUE(GlobMatch("brack[[]et]", "brack[et]"));
+  EXPECT_FALSE(GlobMatch("brack[[]et]", "bracket"));
+  EXPECT_TRUE(GlobMatch("what[?]", "what?"));
+  EXPECT_FALSE(GlobMatch("what[?]", "whats"));
+  EXPECT_TRUE(GlobMatch("x[]]y", "x]y"));  // ']' first in a class is literal
   EXPECT_EQ(GlobLiteralPrefix("logs/2024-*/x"), 10u);
   EXPECT_EQ(GlobLiteralPrefix("plain"), 5u);
 }
@@ -85,6 +93,39 @@ TEST_F(PlanInputsTest, BucketPrefixKeyAndGlobs) {
   ASSERT_EQ(parts->size(), 1u);
   EXPECT_EQ((*parts)[0].start, 0u);
   EXPECT_EQ((*parts)[0].stop, 0u);
+}
+
+TEST_F(PlanInputsTest, AKeyWithoutSlashNeverTakesSiblingKeys) {
+  for (const char* k : {"only-other", "onlyx/y", "only!z"}) {
+    ASSERT_TRUE(tb_.store->Put(tb_.bucket, k, "data").ok());
+  }
+  EXPECT_EQ(Keys({U("only")}), (std::vector<std::string>{"only/inner"}));
+}
+
+TEST_F(PlanInputsTest, FolderMarkersAreNotPartitions) {
+  for (const char* k : {"dir/", "dir/sub/", "marked/", "marked/x.csv"}) {
+    ASSERT_TRUE(tb_.store->Put(tb_.bucket, k, "").ok());
+  }
+  EXPECT_EQ(Keys({U("dir/")}),
+            (std::vector<std::string>{"dir/1.csv", "dir/2.txt", "dir/sub/3.csv"}));
+  EXPECT_EQ(Keys({U("marked")}), (std::vector<std::string>{"marked/x.csv"}));
+  // A key ending in '/' that holds bytes is data.
+  ASSERT_TRUE(tb_.store->Put(tb_.bucket, "full/", "bytes").ok());
+  EXPECT_EQ(Keys({U("full/")}), (std::vector<std::string>{"full/"}));
+}
+
+TEST_F(PlanInputsTest, AnExistingKeyWithGlobCharactersIsThatKey) {
+  for (const char* k : {"brack[et]", "bracke", "brackt", "star*x", "starAx", "what?", "whats"}) {
+    ASSERT_TRUE(tb_.store->Put(tb_.bucket, k, "data").ok());
+  }
+  EXPECT_EQ(Keys({U("brack[et]")}), (std::vector<std::string>{"brack[et]"}));
+  EXPECT_EQ(Keys({U("star*x")}), (std::vector<std::string>{"star*x"}));
+  EXPECT_EQ(Keys({U("what?")}), (std::vector<std::string>{"what?"}));
+  // Not a key: a pattern, and escaped characters match only themselves.
+  EXPECT_EQ(Keys({U("brack[[]et]")}), (std::vector<std::string>{"brack[et]"}));
+  EXPECT_EQ(Keys({U("star[*]?")}), (std::vector<std::string>{"star*x"}));
+  EXPECT_EQ(Keys({U("wha[t][?]")}), (std::vector<std::string>{"what?"}));
+  EXPECT_EQ(Keys({U("brack[et]*")}), (std::vector<std::string>{"bracke", "brackt"}));
 }
 
 TEST_F(PlanInputsTest, MixedSchemes) {

@@ -14,6 +14,7 @@
 
 #include "quarry/config.h"
 #include "quarry/data_stream.h"
+#include "quarry/key_rules.h"
 #include "quarry/plan.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
@@ -103,12 +104,10 @@ class PyLister {
  public:
   PyLister(const std::string& uri, const StorageOptions& options, bool recursive) {
     target_ = Open(uri, options);
-    ListOptions lo;
-    if (!recursive) lo.delimiter = "/";
     nb::gil_scoped_release release;
-    // A recursive listing fans out over sub-prefixes (same keys, same order).
-    lister_ = Unwrap(recursive ? ListFanOut(*target_.store, target_.uri.bucket, target_.uri.key)
-                               : target_.store->List(target_.uri.bucket, target_.uri.key, lo));
+    // What the URI names (quarry/key_rules.h): an object, or a prefix, never sibling keys. A
+    // recursive listing fans out over sub-prefixes (same keys, same order).
+    lister_ = Unwrap(ListSelected(*target_.store, target_.uri.bucket, target_.uri.key, recursive));
   }
   // The next page as (objects, prefixes), or None at the end.
   std::optional<std::pair<std::vector<InfoTuple>, std::vector<std::string>>> NextPage() {
@@ -540,7 +539,8 @@ NB_MODULE(_quarry, m) {
       [](const std::string& uri, bool recursive, const StorageOptions& options) -> uint64_t {
         auto t = Open(uri, options);
         nb::gil_scoped_release release;
-        if (recursive) return Unwrap(DeletePrefix(*t.store, t.uri.bucket, t.uri.key));
+        // The object the URI names, or everything under the prefix it names (never siblings).
+        if (recursive) return Unwrap(DeleteSelected(*t.store, t.uri.bucket, t.uri.key));
         Check(t.store->Head(t.uri.bucket, t.uri.key).status());
         Check(t.store->DeleteObjects(t.uri.bucket, {t.uri.key}));
         return 1;

@@ -7,6 +7,7 @@
 #include <shared_mutex>
 
 #include "auth/sigv4.h"
+#include "quarry/key_rules.h"
 #include "storage/backends.h"
 
 namespace quarry {
@@ -38,6 +39,7 @@ class MemStore final : public ObjectStore {
                                        const ListOptions& options) override;
 
   Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override {
+    QUARRY_RETURN_IF_ERROR(CheckObjectKey(scheme(), bucket, key));
     std::shared_lock lock(mu_);
     QUARRY_ASSIGN_OR_RETURN(auto* objects, FindBucket(bucket));
     auto it = objects->find(std::string(key));
@@ -47,6 +49,7 @@ class MemStore final : public ObjectStore {
 
   Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
                              uint64_t length, ReadSink* sink, const ReadOptions& options) override {
+    QUARRY_RETURN_IF_ERROR(CheckObjectKey(scheme(), bucket, key));
     std::shared_ptr<const std::string> data;
     ObjectInfo info;
     {

@@ -12,6 +12,7 @@
 #include "auth/credentials.h"
 #include "auth/sigv4.h"
 #include "http/http_client.h"
+#include "quarry/key_rules.h"
 #include "storage/backends.h"
 
 namespace quarry {
@@ -227,6 +228,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
 
   Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    QUARRY_RETURN_IF_ERROR(CheckObjectKey(s_.scheme, bucket, key));
     QUARRY_ASSIGN_OR_RETURN(auto resp, Call("HEAD", bucket, key, {}, {}, {}, nullptr));
     if (resp.status != 200) {
       // A HEAD reply has no body to say why (missing bucket or key, expired token...): ask
@@ -243,6 +245,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
   Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
                              uint64_t length, ReadSink* sink, const ReadOptions& options) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    QUARRY_RETURN_IF_ERROR(CheckObjectKey(s_.scheme, bucket, key));
     if (length == 0) return uint64_t{0};
     http::HeaderList headers;
     // A read of the whole object goes without a Range header: RGW serves plain GETs of small

@@ -600,7 +600,11 @@ Result<uint64_t> DeletePrefix(ObjectStore& store, std::string_view bucket,
     if (!more) break;
     std::vector<std::string> keys;
     keys.reserve(page.objects.size());
-    for (auto& o : page.objects) keys.push_back(std::move(o.key));
+    for (auto& o : page.objects) {
+      // Never a key the listing should not have given: deleting reaches only the prefix.
+      if (o.key.starts_with(prefix)) keys.push_back(std::move(o.key));
+    }
+    if (keys.empty()) continue;
     QUARRY_RETURN_IF_ERROR(store.DeleteObjects(bucket, keys));
     count += keys.size();
   }
