@@ -136,8 +136,16 @@ TEST_F(RgwTest, LargeMultipartRoundTripByHash) {
 }
 
 // Resets this process's peak resident memory (VmHWM) to its current resident size; false where
-// the kernel does not let a process do so.
+// the kernel does not let a process do so, or where the figure would not be the program's own
+// (under AddressSanitizer, whose shadow and quarantine of freed memory count too).
 bool ResetPeakMemory() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return false;
+#endif
+#endif
   FILE* clear = std::fopen("/proc/self/clear_refs", "w");
   if (clear == nullptr) return false;
   const bool reset = std::fputs("5", clear) >= 0;
@@ -174,13 +182,15 @@ TEST_F(RgwTest, WriterSendsALargeBufferWithoutCopyingIt) {
   const std::string expected = auth::Sha256Hex(data);
   auto writer = tb_.store->OpenWriter(tb_.bucket, "from-buffer.bin");
   ASSERT_TRUE(writer.ok());
-  if (!ResetPeakMemory()) GTEST_SKIP() << "cannot reset VmHWM here (/proc/self/clear_refs)";
+  const bool measured = ResetPeakMemory();
   const uint64_t before = PeakMemory();
   ASSERT_TRUE((*writer)->Write(data).ok());
   const uint64_t grew = PeakMemory() - before;
   std::fill(data.begin(), data.end(), 'x');
   ASSERT_TRUE((*writer)->Close().ok());
-  EXPECT_LT(grew, uint64_t{24} << 20) << "the writer copied the buffer";
+  if (measured) {
+    EXPECT_LT(grew, uint64_t{24} << 20) << "the writer copied the buffer";
+  }
   auto got = ReadToString(*tb_.store, tb_.bucket, "from-buffer.bin");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->size(), data.size());
@@ -193,7 +203,7 @@ TEST_F(RgwTest, WriterStreamsThroughAFewReusedPartBuffers) {
   constexpr size_t kSize = 120u << 20;
   auto writer = tb_.store->OpenWriter(tb_.bucket, "streamed.bin");
   ASSERT_TRUE(writer.ok());
-  if (!ResetPeakMemory()) GTEST_SKIP() << "cannot reset VmHWM here (/proc/self/clear_refs)";
+  const bool measured = ResetPeakMemory();
   const uint64_t before = PeakMemory();
   std::mt19937_64 rng(9);
   auto byte_at = [](size_t i) { return static_cast<char>(i * 131 >> 3); };
@@ -207,7 +217,9 @@ TEST_F(RgwTest, WriterStreamsThroughAFewReusedPartBuffers) {
   }
   ASSERT_TRUE((*writer)->Close().ok());
   const uint64_t grew = PeakMemory() - before;
-  EXPECT_LT(grew, uint64_t{40} << 20) << "5 part buffers of 5 MiB, and the HTTP client's own";
+  if (measured) {
+    EXPECT_LT(grew, uint64_t{40} << 20) << "5 part buffers of 5 MiB, and the HTTP client's own";
+  }
   std::string got;
   ASSERT_TRUE(ParallelRead(*tb_.store, tb_.bucket, "streamed.bin", 0, kSize, {},
                            [&](std::string_view part) {
