@@ -463,7 +463,11 @@ Result<uint64_t> WriteFromDescriptor(ObjectWriter& writer, int fd, uint64_t offs
     QUARRY_ASSIGN_OR_RETURN(std::span<char> room, writer.Room());
     const ssize_t n = ::pread(fd, room.data(), room.size(), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return IoError(std::string("reading the file to upload: ") + std::strerror(errno));
+    if (n < 0) {
+      const int err = errno;
+      return IoError(std::string("put: reading the file to upload: ") + std::strerror(err) +
+                     (err == EBADF ? " (is it open for reading?)" : ""));
+    }
     if (n == 0) return offset;
     QUARRY_RETURN_IF_ERROR(writer.Commit(static_cast<size_t>(n)));
     offset += static_cast<uint64_t>(n);
@@ -520,10 +524,9 @@ Status WriteFileObject(ObjectWriter& writer, nb::handle file) {
   for (;;) {
     nb::object got = has_readinto ? readinto(piece) : readinto(kPiece);
     if (got.is_none()) {
-      return InvalidArgument("put: the file object has no data ready (non-blocking): " +
-                             std::string(kPutAccepts));
+      return InvalidArgument(
+          "put: the file object is non-blocking and had no data ready: give a blocking one");
     }
-    std::string_view data;
     nb::object chunk = has_readinto ? piece : got;
     if (!has_readinto && PyUnicode_Check(got.ptr())) {
       return InvalidArgument("put: the file object's read() returns str: open it with 'rb'");
