@@ -196,3 +196,18 @@ def test_put_refuses_text_files_and_non_contiguous_buffers(tmp_path):
         quarry.put(f"file://{tmp_path}/out", type("T", (), {"read": lambda self, n=-1: "x"})())
     with pytest.raises(quarry.InvalidArgument, match="not contiguous"):
         quarry.put(f"file://{tmp_path}/out", np.arange(10)[::2])
+
+
+def test_the_benchmark_runs_at_a_small_size(s3):
+    """bench/put_get_memory.py (run by hand at 2 GiB) keeps working: a quick run at 8 MiB."""
+    import shutil
+
+    if shutil.which("aws") is None:
+        pytest.skip("the benchmark compares with the aws CLI, which is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    bench = os.path.join(root, "bench", "put_get_memory.py")
+    run = subprocess.run([sys.executable, bench, "--size-mib", "8", "--runs", "1",
+                          "--quarry-cli", os.path.join(root, "build", "release", "quarry")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "quarry.put(file object)" in run.stdout and "get / read_chunk streaming" in run.stdout
