@@ -97,13 +97,44 @@ class ReadSink {
   }
 };
 
-// Writes data in order; for remote stores, parts above the store's multipart threshold are
-// uploaded while the caller writes. Nothing is visible under the key before Close() succeeds.
+// Writes data in order; for remote stores, an object that reaches the store's multipart
+// threshold goes up in parts while the caller writes. Nothing is visible under the key before
+// Close() succeeds. After a failed call the writer only fails (the upload is abandoned).
+//
+// Memory: a writer holds a bounded amount of memory of its own whatever the object's size (s3:
+// at most parts in flight + 1 part buffers, reused from part to part), except stores that keep
+// objects in memory anyway (mem).
 class ObjectWriter {
  public:
   virtual ~ObjectWriter() = default;  // abandons the upload if Close() was not called
+
+  // Appends `data`. A writer may send parts straight from `data`, with no copy (s3 does for
+  // every whole part `data` holds, several at once); it returns only when nothing refers to
+  // `data` any more, so the caller may change or free that memory as soon as Write returns.
+  // Bytes it does not send at once are copied. Calls with large pieces are therefore both the
+  // fastest and the leanest way to write memory that already holds the data.
   virtual Status Write(std::string_view data) = 0;
+
+  // Filling the writer's own memory, for sources that read into memory themselves (a file, a
+  // socket): Room() offers memory for the next bytes (at least one byte; it may wait until an
+  // upload in flight frees some), the caller fills a prefix of it and Commit(n) appends those
+  // n bytes, like Write would, without Write's copy. The room is valid until Commit().
+  // By default (stores that copy anyway) both go through a scratch buffer and Write.
+  virtual Result<std::span<char>> Room() {
+    if (!scratch_) scratch_ = std::make_unique<char[]>(kScratchBytes);
+    return std::span<char>(scratch_.get(), kScratchBytes);
+  }
+  virtual Status Commit(size_t size) {
+    if (!scratch_ || size > kScratchBytes) return Internal("ObjectWriter::Commit beyond its Room");
+    return Write(std::string_view(scratch_.get(), size));
+  }
+
+  // Finishes the object: sends what is left and makes it visible under the key.
   virtual Status Close() = 0;
+
+ private:
+  static constexpr size_t kScratchBytes = size_t{1} << 20;
+  std::unique_ptr<char[]> scratch_;
 };
 
 // Request counters of a store since it was made (zero for stores that make no requests).

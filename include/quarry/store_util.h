@@ -32,12 +32,16 @@ class StringSink final : public ReadSink {
   std::optional<ObjectInfo> info_;
 };
 
-// A ReadSink over a fixed buffer; fails if more than its capacity arrives.
+// A ReadSink over a fixed buffer, received into in place where the backend can; fails if more
+// than its capacity arrives.
 class BufferSink final : public ReadSink {
  public:
   BufferSink(char* data, size_t capacity) : data_(data), capacity_(capacity) {}
   Status Write(const char* data, size_t size) override;
   void Reset() override { size_ = 0; }
+  bool ReceivesInPlace() const override { return true; }
+  Result<std::span<char>> Room() override;
+  Status Commit(size_t size) override;
   size_t size() const { return size_; }
 
  private:
@@ -145,11 +149,26 @@ Result<uint64_t> ParallelRead(ObjectStore& store, std::string_view bucket, std::
 
 // Reads [start, stop) of an object (to its end when `stop` is unset) whose size the caller does
 // not know, in as few requests as the size allows: the first part_size bytes in one request,
-// whose response tells the object's size and ETag; the rest, if any, as a ParallelRead pinned to
-// that ETag (so a change in between fails the read instead of mixing versions).
+// whose response tells the object's size and ETag; the rest, if any, as parallel ranged reads
+// pinned to that ETag (so a change in between fails the read instead of mixing versions). A range
+// past the end is cut at the end. ReadObjectInto's memory is the string's.
 Result<std::string> ReadObject(ObjectStore& store, std::string_view bucket, std::string_view key,
                                uint64_t start, std::optional<uint64_t> stop,
                                const ParallelReadOptions& options = {});
+
+// Memory for the `size` bytes of a read, asked for once the size is known; an error ends the read.
+using AllocateForRead = std::function<Result<char*>(uint64_t size)>;
+
+// Like ReadObject, into memory of the caller's: `allocate` is called exactly once (unless the read
+// fails before the size is known), with the number of bytes the range holds, and every ranged read
+// is received straight into its place in that memory (from the socket, for stores that receive in
+// place), up to max_in_flight at once: the bytes are written once and never held anywhere else.
+// Stores whose replies do not tell the size (file) have the first part staged and copied after a
+// Head. Returns the size given to `allocate`.
+Result<uint64_t> ReadObjectInto(ObjectStore& store, std::string_view bucket, std::string_view key,
+                                uint64_t start, std::optional<uint64_t> stop,
+                                const ParallelReadOptions& options,
+                                const AllocateForRead& allocate);
 
 // Like ParallelRead, for destinations that can be written at any position (files): every piece
 // goes to `consume` straight from the network, with its position relative to `offset`, in no

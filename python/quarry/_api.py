@@ -114,18 +114,22 @@ def stat(uri, storage_options=None):
 
 
 def get(uri, start=0, stop=None, storage_options=None):
-    """The object's bytes (or [start, stop)); large objects arrive as parallel ranged GETs."""
+    """The object's bytes (or bytes [start, stop), cut at the object's end); large objects arrive
+    as parallel ranged GETs, received in place into the one bytes object returned (peak memory:
+    the object's size). start and stop are byte offsets from 0 (stop >= start; None: the end);
+    others raise InvalidArgument."""
     uri = os.fspath(uri)
     return _quarry.get(uri, _options_for(_scheme_of(uri), storage_options), start, stop)
 
 
 def put(uri, data, storage_options=None, content_type=None, content_encoding=None):
-    """Stores bytes (any buffer) or the content of a binary file object under `uri`; large
-    data goes up as a multipart upload. content_type and content_encoding (e.g. "gzip") are
-    stored with the object where the store keeps metadata (not file://)."""
+    """Stores bytes-like data (bytes, bytearray, memoryview, mmap, numpy array) or the rest of a
+    binary file object (from its position) under `uri`; large data goes up as a multipart
+    upload, in bounded memory: buffers are sent straight from their memory, files are streamed
+    part by part (regular files read with the GIL released) and left at their end. Anything
+    else (None, str, text files) raises InvalidArgument. content_type and content_encoding
+    (e.g. "gzip") are stored with the object where the store keeps metadata (not file://)."""
     uri = os.fspath(uri)
-    if hasattr(data, "read"):
-        data = data.read()
     _quarry.put(uri, data, _options_for(_scheme_of(uri), storage_options),
                 content_type or "", content_encoding or "")
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -242,6 +243,58 @@ TEST_P(ConformanceTest, WriterRoundTripAboveMultipartThreshold) {
   EXPECT_EQ(auth::Sha256Hex(*got), auth::Sha256Hex(data));
 }
 
+// Bytes given through Room()/Commit() and through Write() of whole parts and more: the object
+// is what was written, also though the caller scribbles over each buffer as soon as Write
+// returns (a writer that still sent from it would store the scribbles).
+TEST_P(ConformanceTest, WriterTakesRoomsAndWholeBuffersAndLetsGoOfThemOnReturn) {
+  const std::string data = RandomBytes((17 << 20) + 12345, 6);
+  auto writer = store().OpenWriter(bucket(), K("rooms.bin"));
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  size_t at = 0;
+  auto write = [&](size_t n) {
+    std::string piece = data.substr(at, n);
+    Status s = (*writer)->Write(piece);
+    std::fill(piece.begin(), piece.end(), '!');
+    at += n;
+    return s;
+  };
+  auto fill_rooms = [&](size_t n) {
+    std::mt19937 rng(7);
+    while (n > 0) {
+      auto room = (*writer)->Room();
+      if (!room.ok()) return room.status();
+      if (room->empty()) return Internal("an empty room");
+      const size_t k = std::min({n, room->size(), size_t{1} + rng() % (3 << 20)});
+      std::memcpy(room->data(), data.data() + at, k);
+      QUARRY_RETURN_IF_ERROR((*writer)->Commit(k));
+      at += k;
+      n -= k;
+    }
+    return Status::Ok();
+  };
+  ASSERT_TRUE(write(1 << 20).ok());
+  ASSERT_TRUE(fill_rooms(3 << 20).ok());
+  ASSERT_TRUE(write(11 << 20).ok());  // fills the part begun, then whole parts, then a tail
+  ASSERT_TRUE(fill_rooms(1 << 20).ok());
+  ASSERT_TRUE(write(data.size() - at).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  auto got = ReadToString(store(), bucket(), K("rooms.bin"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), data.size());
+  EXPECT_EQ(auth::Sha256Hex(*got), auth::Sha256Hex(data));
+}
+
+// An empty object, and one of a single Write below any threshold, round-trip too.
+TEST_P(ConformanceTest, WriterOfNothingOrLittleStoresThat) {
+  for (const std::string& data : {std::string(), std::string("small")}) {
+    auto writer = store().OpenWriter(bucket(), K("little"));
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Write(data).ok());
+    ASSERT_TRUE((*writer)->Close().ok());
+    EXPECT_EQ(ReadToString(store(), bucket(), K("little")).value_or("<error>"), data);
+  }
+}
+
 TEST_P(ConformanceTest, AbandonedWriterLeavesNothing) {
   {
     auto writer = store().OpenWriter(bucket(), K("abandoned"));
@@ -299,6 +352,37 @@ TEST_P(ConformanceTest, ReadObjectOfUnknownSize) {
   auto missing = ReadObject(store(), bucket(), K("nope"), 0, std::nullopt, options);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+// ReadObjectInto asks for memory once, of the range's size, and fills exactly that.
+TEST_P(ConformanceTest, ReadObjectIntoAllocatesOnceTheSizeOfTheRange) {
+  std::string data = RandomBytes(1'000'003, 10);
+  ASSERT_TRUE(store().Put(bucket(), K("big"), data).ok());
+  ParallelReadOptions options;
+  options.part_size = 100'000;
+  auto read = [&](uint64_t start, std::optional<uint64_t> stop) {
+    std::vector<uint64_t> asked;
+    std::string memory;
+    auto n = ReadObjectInto(store(), bucket(), K("big"), start, stop, options,
+                            [&](uint64_t size) -> Result<char*> {
+                              asked.push_back(size);
+                              memory.assign(static_cast<size_t>(size), '?');
+                              return memory.data();
+                            });
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    EXPECT_EQ(asked.size(), 1u);
+    EXPECT_EQ(n.value_or(0), memory.size());
+    return memory;
+  };
+  EXPECT_TRUE(read(0, std::nullopt) == data);
+  EXPECT_TRUE(read(50'000, 50'001) == data.substr(50'000, 1));
+  EXPECT_TRUE(read(123'456, 900'000) == data.substr(123'456, 900'000 - 123'456));
+  EXPECT_TRUE(read(999'000, 5'000'000) == data.substr(999'000));
+  EXPECT_TRUE(read(1'000'003, std::nullopt).empty());
+  EXPECT_TRUE(read(7, 7).empty());
+  auto refused = ReadObjectInto(store(), bucket(), K("big"), 0, std::nullopt, options,
+                                [](uint64_t) -> Result<char*> { return IoError("no memory"); });
+  EXPECT_EQ(refused.status().message(), "no memory");
 }
 
 // The parallel listing over sub-prefixes hands out exactly the plain listing, in order.

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -162,6 +164,125 @@ TEST_F(RgwTest, LargeMultipartRoundTripByHash) {
                            })
                   .ok());
   EXPECT_EQ(auth::Sha256Hex(got), auth::Sha256Hex(data));
+}
+
+// Resets this process's peak resident memory (VmHWM) to its current resident size; false where
+// the kernel does not let a process do so, or where the figure would not be the program's own
+// (under AddressSanitizer, whose shadow and quarantine of freed memory count too).
+bool ResetPeakMemory() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return false;
+#endif
+#endif
+  FILE* clear = std::fopen("/proc/self/clear_refs", "w");
+  if (clear == nullptr) return false;
+  const bool reset = std::fputs("5", clear) >= 0;
+  return std::fclose(clear) == 0 && reset;
+}
+
+// Peak resident memory of this process in bytes (VmHWM) since it started or was reset.
+uint64_t PeakMemory() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  char line[256];
+  uint64_t kib = 0;
+  while (status != nullptr && std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %" SCNu64 " kB", &kib) == 1) break;
+  }
+  if (status != nullptr) std::fclose(status);
+  return kib << 10;
+}
+
+std::string PatternBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string data(n, '\0');
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&data[i], &v, 8);
+  }
+  return data;
+}
+
+// One Write of a buffer many parts long sends the parts from the buffer itself: the process
+// grows by far less than the buffer (a copying writer would grow by all of it), and the object
+// is the buffer's bytes although they are overwritten as soon as Write returns.
+TEST_F(RgwTest, WriterSendsALargeBufferWithoutCopyingIt) {
+  std::string data = PatternBytes((96u << 20) + 4321, 7);  // 19 parts of 5 MiB and a tail
+  const std::string expected = auth::Sha256Hex(data);
+  auto writer = tb_.store->OpenWriter(tb_.bucket, "from-buffer.bin");
+  ASSERT_TRUE(writer.ok());
+  const bool measured = ResetPeakMemory();
+  const uint64_t before = PeakMemory();
+  ASSERT_TRUE((*writer)->Write(data).ok());
+  const uint64_t grew = PeakMemory() - before;
+  std::fill(data.begin(), data.end(), 'x');
+  ASSERT_TRUE((*writer)->Close().ok());
+  if (measured) {
+    EXPECT_LT(grew, uint64_t{24} << 20) << "the writer copied the buffer";
+  }
+  auto got = ReadToString(*tb_.store, tb_.bucket, "from-buffer.bin");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), data.size());
+  EXPECT_EQ(auth::Sha256Hex(*got), expected);
+}
+
+// Bytes streamed through Room()/Commit() (as a file is read) are held in a few part buffers,
+// reused from part to part: memory stays near (parts in flight + 1) x part size.
+TEST_F(RgwTest, WriterStreamsThroughAFewReusedPartBuffers) {
+  constexpr size_t kSize = 120u << 20;
+  auto writer = tb_.store->OpenWriter(tb_.bucket, "streamed.bin");
+  ASSERT_TRUE(writer.ok());
+  const bool measured = ResetPeakMemory();
+  const uint64_t before = PeakMemory();
+  std::mt19937_64 rng(9);
+  auto byte_at = [](size_t i) { return static_cast<char>(i * 131 >> 3); };
+  for (size_t done = 0; done < kSize;) {
+    auto room = (*writer)->Room();
+    ASSERT_TRUE(room.ok()) << room.status().ToString();
+    const size_t n = std::min({room->size(), kSize - done, size_t{1} + rng() % (2 << 20)});
+    for (size_t i = 0; i < n; ++i) (*room)[i] = byte_at(done + i);
+    ASSERT_TRUE((*writer)->Commit(n).ok());
+    done += n;
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+  const uint64_t grew = PeakMemory() - before;
+  if (measured) {
+    EXPECT_LT(grew, uint64_t{40} << 20) << "5 part buffers of 5 MiB, and the HTTP client's own";
+  }
+  std::string got;
+  ASSERT_TRUE(ParallelRead(*tb_.store, tb_.bucket, "streamed.bin", 0, kSize, {},
+                           [&](std::string_view part) {
+                             got.append(part);
+                             return Status::Ok();
+                           })
+                  .ok());
+  ASSERT_EQ(got.size(), kSize);
+  size_t wrong = 0;
+  for (size_t i = 0; i < kSize; ++i) wrong += got[i] != byte_at(i);
+  EXPECT_EQ(wrong, 0u);
+}
+
+// With a threshold above the part size, what stays below it is one PUT; what reaches it, parts.
+TEST_F(RgwTest, WriterBelowAThresholdAboveThePartSizeMakesOnePut) {
+  auto store = StoreForUri(
+      *ParseUri("s3://" + tb_.bucket),
+      {{"part_size", std::to_string(5 << 20)}, {"multipart_threshold", std::to_string(12 << 20)}});
+  ASSERT_TRUE(store.ok());
+  for (size_t size : {size_t{11} << 20, size_t{13} << 20}) {
+    const std::string data = PatternBytes(size, size);
+    auto writer = (*store)->OpenWriter(tb_.bucket, "t.bin");
+    ASSERT_TRUE(writer.ok());
+    for (size_t at = 0; at < size; at += 1 << 20) {
+      ASSERT_TRUE((*writer)->Write(std::string_view(data).substr(at, 1 << 20)).ok());
+    }
+    ASSERT_TRUE((*writer)->Close().ok());
+    auto info = (*store)->Head(tb_.bucket, "t.bin");
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->etag.find('-') != std::string::npos, size > (12u << 20)) << info->etag;
+    EXPECT_EQ(ReadToString(**store, tb_.bucket, "t.bin").value_or(""), data);
+  }
 }
 
 TEST_F(RgwTest, MissingBucketNamesBucketAndEndpoint) {

@@ -173,6 +173,17 @@ Status BufferSink::Write(const char* data, size_t size) {
   return Status::Ok();
 }
 
+Result<std::span<char>> BufferSink::Room() {
+  if (size_ == capacity_) return Internal("read returned more bytes than requested");
+  return std::span<char>(data_ + size_, capacity_ - size_);
+}
+
+Status BufferSink::Commit(size_t size) {
+  if (size > capacity_ - size_) return Internal("read returned more bytes than requested");
+  size_ += size;
+  return Status::Ok();
+}
+
 struct StreamingRead::State {
   State(std::string_view bucket, std::string_view key, uint64_t offset, uint64_t length,
         const ReadOptions& options, size_t window)
@@ -611,34 +622,146 @@ Result<uint64_t> DeletePrefix(ObjectStore& store, std::string_view bucket,
   return count;
 }
 
+namespace {
+
+// The first read of ReadObjectInto. The reply's first bytes go straight to the caller's memory,
+// allocated when they arrive, from the object's size the reply told (OnObject) just before; a
+// store that tells nothing has them staged instead, for ReadObjectInto to place after a Head.
+class FirstReadSink final : public ReadSink {
+ public:
+  // `length` bytes asked for from `start`, at most `limit` wanted (UINT64_MAX: to the end).
+  FirstReadSink(uint64_t start, uint64_t length, uint64_t limit, const AllocateForRead& allocate)
+      : start_(start), length_(length), limit_(limit), allocate_(allocate) {}
+
+  bool ReceivesInPlace() const override { return true; }
+  void OnObject(const ObjectInfo& info) override { info_ = info; }
+  Status Write(const char* data, size_t size) override { return CopyIntoRooms(*this, data, size); }
+  void Reset() override { size_ = 0; }
+
+  Result<std::span<char>> Room() override {
+    if (dest_ == nullptr) QUARRY_RETURN_IF_ERROR(Place());
+    if (info_ && placed_ && info_->size != placed_for_size_) {
+      // A retry reached another version of the object than the memory was sized for.
+      return Status(StatusCode::kPreconditionFailed,
+                    "the object changed while it was being read: rerun on the new version");
+    }
+    if (size_ == capacity_) return Internal("read returned more bytes than requested");
+    return std::span<char>(dest_ + size_, static_cast<size_t>(capacity_ - size_));
+  }
+  Status Commit(size_t size) override {
+    if (size > capacity_ - size_) return Internal("read returned more bytes than requested");
+    size_ += size;
+    return Status::Ok();
+  }
+
+  // Bytes the range holds in an object of `object_size`.
+  uint64_t RangeIn(uint64_t object_size) const {
+    return object_size > start_ ? std::min(limit_, object_size - start_) : 0;
+  }
+
+  const std::optional<ObjectInfo>& info() const { return info_; }
+  bool placed() const { return placed_; }  // dest() is the caller's memory
+  char* dest() const { return dest_; }
+  uint64_t size() const { return size_; }  // received
+  uint64_t total() const { return total_; }
+
+ private:
+  Status Place() {
+    if (!info_) {
+      staging_.resize(static_cast<size_t>(length_));
+      dest_ = staging_.data();
+      capacity_ = length_;
+      return Status::Ok();
+    }
+    total_ = RangeIn(info_->size);
+    QUARRY_ASSIGN_OR_RETURN(dest_, allocate_(total_));
+    placed_ = true;
+    placed_for_size_ = info_->size;
+    capacity_ = std::min(length_, total_);
+    return Status::Ok();
+  }
+
+  const uint64_t start_, length_, limit_;
+  const AllocateForRead& allocate_;
+  std::optional<ObjectInfo> info_;
+  std::string staging_;
+  char* dest_ = nullptr;
+  uint64_t capacity_ = 0, size_ = 0, total_ = 0;
+  bool placed_ = false;
+  uint64_t placed_for_size_ = 0;
+};
+
+Status ChangedWhileRead(ObjectStore& store, std::string_view bucket, std::string_view key) {
+  return Status(StatusCode::kPreconditionFailed,
+                "read " + std::string(store.scheme()) + "://" + std::string(bucket) + "/" +
+                    std::string(key) +
+                    ": the object changed while it was being read (its size is not what the "
+                    "first reply said): rerun on the new version");
+}
+
+}  // namespace
+
+Result<uint64_t> ReadObjectInto(ObjectStore& store, std::string_view bucket, std::string_view key,
+                                uint64_t start, std::optional<uint64_t> stop,
+                                const ParallelReadOptions& options,
+                                const AllocateForRead& allocate) {
+  const uint64_t limit = stop ? (*stop > start ? *stop - start : 0) : UINT64_MAX;
+  if (limit == 0) {
+    QUARRY_RETURN_IF_ERROR(allocate(0).status());
+    return uint64_t{0};
+  }
+  const uint64_t first = std::min(limit, std::max<uint64_t>(1, options.part_size));
+  FirstReadSink sink(start, first, limit, allocate);
+  QUARRY_ASSIGN_OR_RETURN(uint64_t got,
+                          store.ReadRange(bucket, key, start, first, &sink, options.read));
+  if (sink.dest() == nullptr) {  // no bytes: the range starts at or past the end
+    QUARRY_RETURN_IF_ERROR(allocate(0).status());
+    return uint64_t{0};
+  }
+  char* dest = sink.dest();
+  uint64_t total = sink.total();
+  ObjectInfo info = sink.info().value_or(ObjectInfo{});
+  if (!sink.placed()) {
+    // Staged: the size comes from the reply's length when the object ended, else from a Head.
+    if (got < first) {
+      total = got;
+    } else {
+      QUARRY_ASSIGN_OR_RETURN(info, store.Head(bucket, key));
+      total = sink.RangeIn(info.size);
+      if (total < got) return ChangedWhileRead(store, bucket, key);
+    }
+    QUARRY_ASSIGN_OR_RETURN(char* placed, allocate(total));
+    if (got > 0) std::memcpy(placed, sink.dest(), static_cast<size_t>(got));
+    dest = placed;
+  } else if (got < std::min(first, total)) {
+    return ChangedWhileRead(store, bucket, key);
+  }
+  if (got == total) return total;
+  ParallelReadOptions rest = options;
+  if (rest.read.if_match.empty()) rest.read.if_match = info.etag;
+  rest.read.object_size = info.size;
+  const uint64_t part = std::max<uint64_t>(1, options.part_size);
+  const uint64_t parts = (total - got - 1) / part + 1;
+  QUARRY_RETURN_IF_ERROR(ParallelFor(parts, options.max_in_flight, [&](size_t i) -> Status {
+    const uint64_t at = got + i * part, len = std::min(part, total - at);
+    BufferSink placed(dest + at, static_cast<size_t>(len));
+    QUARRY_ASSIGN_OR_RETURN(uint64_t n,
+                            store.ReadRange(bucket, key, start + at, len, &placed, rest.read));
+    if (n < len) return ChangedWhileRead(store, bucket, key);
+    return Status::Ok();
+  }));
+  return total;
+}
+
 Result<std::string> ReadObject(ObjectStore& store, std::string_view bucket, std::string_view key,
                                uint64_t start, std::optional<uint64_t> stop,
                                const ParallelReadOptions& options) {
-  const uint64_t limit = stop ? (*stop > start ? *stop - start : 0) : UINT64_MAX;
-  if (limit == 0) return std::string();
   std::string data;
-  StringSink sink(&data);
-  const uint64_t first = std::min(limit, std::max<uint64_t>(1, options.part_size));
-  QUARRY_ASSIGN_OR_RETURN(uint64_t got,
-                          store.ReadRange(bucket, key, start, first, &sink, options.read));
-  if (got < first || first == limit) return data;  // the object or the range ended
-  ObjectInfo info;
-  if (sink.info()) {
-    info = *sink.info();
-  } else {  // a store whose reads say nothing about the object
-    QUARRY_ASSIGN_OR_RETURN(info, store.Head(bucket, key));
-  }
-  const uint64_t end = stop ? std::min(*stop, info.size) : info.size;
-  if (end <= start + got) return data;
-  ParallelReadOptions rest = options;
-  if (rest.read.if_match.empty()) rest.read.if_match = info.etag;
-  data.reserve(static_cast<size_t>(end - start));
-  QUARRY_RETURN_IF_ERROR(ParallelRead(store, bucket, key, start + got, end - start - got, rest,
-                                      [&](std::string_view part) {
-                                        data.append(part);
-                                        return Status::Ok();
-                                      })
-                             .status());
+  QUARRY_RETURN_IF_ERROR(
+      ReadObjectInto(store, bucket, key, start, stop, options, [&](uint64_t size) -> Result<char*> {
+        data.resize(static_cast<size_t>(size));
+        return data.data();
+      }).status());
   return data;
 }
 
