@@ -15,7 +15,8 @@ A `choose(n, method, path, headers)` function picks a fault for the n-th request
 
 Without `choose` it is a counting proxy: every request is forwarded, and `body_bytes` counts the
 reply body bytes handed to the client's connection (what crossed the wire to it, also of replies
-the client gave up on halfway), `gets` lists (path, Range header, body bytes) per GET.
+the client gave up on halfway), `gets` lists [path, Range header, body bytes] per GET (counted before they are sent, so a
+client that has its bytes finds them counted).
 `reset_counts()` starts the counts again.
 """
 
@@ -49,6 +50,10 @@ class FaultProxy(_Loopback):
                 with lock:
                     n = outer.requests
                     outer.requests += 1
+                    self._get = None
+                    if self.command == "GET":
+                        self._get = [self.path, self.headers.get("Range"), 0]
+                        outer.gets.append(self._get)
                 fault = choose(n, self.command, self.path, self.headers)
                 if fault == "slowdown":
                     with lock:
@@ -65,8 +70,8 @@ class FaultProxy(_Loopback):
                     data = resp.read()  # b"" for HEAD; reading it frees the connection
                     relay = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP}
                     relay["Content-Length"] = length or str(len(data))
-                    self._send(resp.status, data, relay)
                     self._count(len(data) if self.command != "HEAD" else 0)
+                    self._send(resp.status, data, relay)
                     return
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
@@ -82,6 +87,7 @@ class FaultProxy(_Loopback):
                         piece = resp.read(min(remaining, 1 << 16, cut - sent if cut >= 0 else 1 << 16))
                         if not piece:
                             break
+                        self._count(len(piece))  # before the client can have them
                         self.wfile.write(piece)
                         sent += len(piece)
                         remaining -= len(piece)
@@ -94,14 +100,12 @@ class FaultProxy(_Loopback):
                 except ConnectionError:
                     server.drop()  # the client gave up on this reply: its rest is never read
                     raise
-                finally:
-                    self._count(sent)
 
             def _count(self, sent):
                 with lock:
                     outer.body_bytes += sent
-                    if self.command == "GET":
-                        outer.gets.append((self.path, self.headers.get("Range"), sent))
+                    if self._get is not None:
+                        self._get[2] += sent
 
             def _cut(self, fault):
                 self.wfile.flush()

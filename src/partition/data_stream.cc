@@ -31,10 +31,10 @@ constexpr uint64_t kSkipByReadingMax = 1 << 20;
 uint64_t SaturatingAdd(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
 
 // Reads [from, limit) of an object in order, with requests sized to how it is consumed. It asks
-// for nothing until the first Next(); then for what the consumer wants (at least kMinRead), and
-// nothing more while that is not consumed. Once the consumer goes on past every byte asked for,
-// the access is sequential: it keeps `readahead` requests in flight, each twice as long as the
-// last (or as long as the consumer wants), up to `part_size`. A consumer that wants everything
+// for nothing until the first Next(); then for what the consumer's read wants (at least
+// kMinRead), and nothing more. Once a read starts where every requested byte was consumed, the
+// access is sequential: it keeps `readahead` requests in flight, each twice as long as the last
+// (or as long as the read wants), up to `part_size`. A consumer that wants everything
 // (SIZE_MAX) gets part_size requests in flight at once. Past `bulk_until` (the tail of a
 // line-aligned partition, whose length is unknown) it reads on demand in ranges that start small
 // and double up to part_size. The head request is handed out while it arrives, so consumption
@@ -54,21 +54,27 @@ class RangeFetcher {
         limit_(limit),
         bulk_until_(std::min(bulk_until, limit)) {}
 
+  // Notes that the consumer starts a read at offset `from` (at most position(): the bytes in
+  // between were handed out already) that wants the bytes up to `end` (UINT64_MAX: all). The
+  // requests Next() makes are sized by it. A read that starts where the requested bytes end goes
+  // on in order: readahead begins.
+  void BeginRead(uint64_t from, uint64_t end) {
+    if (launched_ && from >= next_) sequential_ = true;
+    want_end_ = std::max(end, from + 1);
+  }
+
   // The next bytes in order, valid until the next call; empty at the limit (or where the object
-  // ended). `want` is how many bytes the consumer means to read from here (SIZE_MAX: all); it
-  // sizes the requests. Part buffers come from the read buffer pool, so consumed parts' memory
-  // serves later reads. Reads still in flight when the fetcher goes are abandoned.
-  Result<std::string_view> Next(uint64_t want) {
+  // ended). Part buffers come from the read buffer pool, so consumed parts' memory serves later
+  // reads. Reads still in flight when the fetcher goes are abandoned.
+  Result<std::string_view> Next() {
     while (true) {
       if (!in_flight_.empty() && consumed_ == in_flight_.front()->length()) {
         in_flight_.pop_front();  // handed out in full
         consumed_ = 0;
       }
-      if (in_flight_.empty()) {
-        if (next_ >= limit_) return std::string_view();
-        if (launched_) sequential_ = true;  // the consumer went on past all it asked for
-      }
-      Schedule(SaturatingAdd(position(), std::max<uint64_t>(want, 1)));
+      if (in_flight_.empty() && next_ >= limit_) return std::string_view();
+      const uint64_t want_end = std::max(want_end_, position() + 1);
+      Schedule(want_end);
       StreamingRead& head = *in_flight_.front();
       QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(consumed_, StreamingRead::kConsumeBatch));
       if (!data.empty()) {
@@ -159,7 +165,8 @@ class RangeFetcher {
   uint64_t next_, limit_, bulk_until_;
   uint64_t past_read_ = kFirstPastStopRead;
   bool launched_ = false;
-  bool sequential_ = false;   // the consumer read on past what it asked for
+  bool sequential_ = false;   // a read started where the requested bytes ended
+  uint64_t want_end_ = 0;     // where the consumer's current read wants to get to
   uint64_t last_length_ = 0;  // of the last request below bulk_until_
   uint64_t bytes_ = 0;
   uint64_t consumed_ = 0;  // bytes of the head part handed out
@@ -183,9 +190,10 @@ class PartitionStream final : public DataStream {
   }
 
   Result<size_t> Read(char* buf, size_t n) override {
+    BeginRead(n);
     size_t done = 0;
     while (done < n) {
-      QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(n - done));
+      QUARRY_ASSIGN_OR_RETURN(auto chunk, NextChunk(n - done));
       if (chunk.empty()) break;
       std::memcpy(buf + done, chunk.data(), chunk.size());
       done += chunk.size();
@@ -194,13 +202,8 @@ class PartitionStream final : public DataStream {
   }
 
   Result<std::string_view> ReadChunk(size_t max) override {
-    if (cur_pos_ == cur_.size()) {
-      QUARRY_ASSIGN_OR_RETURN(bool more, Fill(max));
-      if (!more) return std::string_view();
-    }
-    std::string_view chunk = cur_.substr(cur_pos_, max);
-    cur_pos_ += chunk.size();
-    return chunk;
+    BeginRead(max);
+    return NextChunk(max);
   }
 
   Result<SharedChunk> ReadSharedChunk(size_t max) override {
@@ -216,7 +219,8 @@ class PartitionStream final : public DataStream {
     const size_t n = separator_.size();
     while (true) {
       if (cur_pos_ == cur_.size()) {
-        QUARRY_ASSIGN_OR_RETURN(bool more, Fill(kMinRead));
+        BeginRead(kMinRead);  // a line longer than that reads on in order
+        QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
         if (!more) return line;
       }
       std::string_view rest = cur_.substr(cur_pos_);
@@ -299,7 +303,8 @@ class PartitionStream final : public DataStream {
     if (!p_.options.decompress && !p_.header) return StartRanged(0);
     if (fetcher_) fetched_before_ += fetcher_->bytes();
     fetcher_ = std::make_unique<RangeFetcher>(store_, p_, 0, p_.size, p_.size);
-    QUARRY_ASSIGN_OR_RETURN(auto first, fetcher_->Next(kMinRead));
+    fetcher_->BeginRead(0, kMinRead);
+    QUARRY_ASSIGN_OR_RETURN(auto first, fetcher_->Next());
     fetch_abs_ = first.size();
     Compression compression = Compression::kNone;
     if (p_.options.decompress && !first.empty()) {
@@ -383,7 +388,8 @@ class PartitionStream final : public DataStream {
     std::string_view raw;
     uint64_t at = from;  // offset of raw's first byte
     for (uint64_t next = from; next < p_.stop;) {
-      QUARRY_ASSIGN_OR_RETURN(raw, fetcher_->Next(kMinRead));
+      fetcher_->BeginRead(next, next + kMinRead);
+      QUARRY_ASSIGN_OR_RETURN(raw, fetcher_->Next());
       if (raw.empty()) break;
       at = next;
       next += raw.size();
@@ -474,8 +480,9 @@ class PartitionStream final : public DataStream {
   }
 
   Status Skip(uint64_t n) {
+    BeginRead(n);
     while (n > 0) {
-      QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(static_cast<size_t>(std::min<uint64_t>(
+      QUARRY_ASSIGN_OR_RETURN(auto chunk, NextChunk(static_cast<size_t>(std::min<uint64_t>(
                                               n, std::numeric_limits<size_t>::max()))));
       if (chunk.empty()) break;
       n -= chunk.size();
@@ -483,16 +490,34 @@ class PartitionStream final : public DataStream {
     return Status::Ok();
   }
 
-  // Replaces the current chunk with the next one; false at the end of the data. `want`: the
-  // bytes the consumer means to read from here (SIZE_MAX: all), which sizes the requests.
-  Result<bool> Fill(uint64_t want) {
+  // Tells the fetcher that a read of up to `want` bytes starts here, which sizes its requests.
+  void BeginRead(uint64_t want) {
+    if (!fetcher_) return;
+    const uint64_t from = decoding_ ? fetcher_->position() : ds_ + Tell();
+    fetcher_->BeginRead(from, SaturatingAdd(from, want));
+  }
+
+  // Up to `max` bytes of the current chunk, filling it first when it is used up; empty at the
+  // end of the data.
+  Result<std::string_view> NextChunk(size_t max) {
+    if (cur_pos_ == cur_.size()) {
+      QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
+      if (!more) return std::string_view();
+    }
+    std::string_view chunk = cur_.substr(cur_pos_, max);
+    cur_pos_ += chunk.size();
+    return chunk;
+  }
+
+  // Replaces the current chunk with the next one; false at the end of the data.
+  Result<bool> Fill() {
     chunk_pos_ += cur_.size();
     cur_ = {};
     cur_pos_ = 0;
     while (cur_.empty()) {
       if (decoding_) {
         if (source_done_) return false;
-        QUARRY_ASSIGN_OR_RETURN(auto raw, fetcher_->Next(want));
+        QUARRY_ASSIGN_OR_RETURN(auto raw, fetcher_->Next());
         if (raw.empty()) {
           source_done_ = true;
           if (decoder_) QUARRY_RETURN_IF_ERROR(decoder_->Finish());
@@ -508,7 +533,7 @@ class PartitionStream final : public DataStream {
         continue;
       }
       if (data_end_ && fetch_abs_ >= *data_end_) return false;
-      QUARRY_ASSIGN_OR_RETURN(auto raw, fetcher_->Next(want));
+      QUARRY_ASSIGN_OR_RETURN(auto raw, fetcher_->Next());
       if (raw.empty()) {
         data_end_ = fetch_abs_;
         return false;
