@@ -63,6 +63,13 @@ class RangeFetcher {
     want_end_ = std::max(end, from + 1);
   }
 
+  // Takes the access as sequential from here: the next requests are part_size long, readahead
+  // of them in flight (for a scan, which need not ramp up).
+  void AssumeSequential() {
+    sequential_ = true;
+    last_length_ = part_size_;
+  }
+
   // The next bytes in order, valid until the next call; empty at the limit (or where the object
   // ended). Part buffers come from the read buffer pool, so consumed parts' memory serves later
   // reads. Reads still in flight when the fetcher goes are abandoned.
@@ -183,10 +190,14 @@ class PartitionStream final : public DataStream {
   }
 
   Status Init() {
-    if (!exact_range_ && p_.total_parts == 1 && p_.start == 0 && p_.stop == p_.size) {
-      return InitWhole();
+    const bool whole = !exact_range_ && p_.total_parts == 1 && p_.start == 0 && p_.stop == p_.size;
+    QUARRY_RETURN_IF_ERROR(whole ? InitWhole() : InitRanged());
+    // Line mode is for reading records in order: its reads from the start go to part-size
+    // readahead at once (a seek later sizes its requests as any other).
+    if (!p_.newline.empty() && !decoding_ && fetcher_) {
+      fetcher_->AssumeSequential();
     }
-    return InitRanged();
+    return Status::Ok();
   }
 
   Result<size_t> Read(char* buf, size_t n) override {

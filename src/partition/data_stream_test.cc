@@ -716,6 +716,47 @@ TEST_P(PartitionContractTest, ReadingEverythingRequestsWholeParts) {
   for (const auto& one : r) EXPECT_EQ(one.length, uint64_t{1} << 20);
 }
 
+// Line mode reads records in order: after the first record is found, reads of any size go to
+// part-size requests at once; a seek sizes its requests by the read, as in byte mode.
+TEST_P(PartitionContractTest, LineModeScansInPartSizeRequests) {
+  std::string text;
+  while (text.size() < (6 << 20)) text += std::to_string(text.size()) + ",a line of a scan\n";
+  Put("scan.csv", text);
+  auto rec = std::make_shared<RecordingStore>(tb_.store);
+  auto plan =
+      Plan::Build({Uri("scan.csv")},
+                  {.chunk_size = 4 << 20, .newline = "\n", .part_size = 1 << 20, .readahead = 2});
+  ASSERT_TRUE(plan.ok());
+  auto parts = plan->All();
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 2u);
+  std::string joined;
+  for (const auto& p : *parts) {
+    auto s = OpenDataStream(rec, p);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    while (true) {
+      std::string piece = ReadN(**s, 4096);
+      if (piece.empty()) break;
+      joined += piece;
+    }
+    auto r = rec->TakeRequests();
+    std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    ASSERT_GE(r.size(), 2u);
+    // The first request found the first record (part 1) or the start; every other one up to
+    // the last is a whole part.
+    for (size_t i = 1; i + 1 < r.size(); ++i) EXPECT_EQ(r[i].length, uint64_t{1} << 20) << i;
+    if (p.part == 0) {
+      // A seek then sizes the request by its read.
+      ASSERT_TRUE((*s)->Seek(1000).ok());
+      EXPECT_EQ(ReadN(**s, 10), text.substr(1000, 10));
+      r = rec->TakeRequests();
+      ASSERT_EQ(r.size(), 1u);
+      EXPECT_EQ(r[0].length, 64u << 10);
+    }
+  }
+  EXPECT_TRUE(joined == text);
+}
+
 // Compressed data has no size before its end, and seeks back by starting over.
 TEST_P(PartitionContractTest, CompressedSizeShowsAtTheEnd) {
   std::string text;
