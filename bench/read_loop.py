@@ -78,7 +78,10 @@ def main():
     print("|---|---|")
     print(f"| curl, one stream (presigned) | {mbps['curl']:.0f} |")
     print(f"| data_stream.read(1 MiB) loop + bytes.count | {mbps['loop']:.0f} |")
-    print(f"\nratio loop/curl: {mbps['loop'] / mbps['curl']:.2f} (best of {args.rounds})")
+    load = os.getloadavg()[0]
+    print(f"\nratio loop/curl: {mbps['loop'] / mbps['curl']:.2f} (best of {args.rounds}; load "
+          f"average {load:.1f} on {os.cpu_count()} CPUs: the loop needs a core for bytes.count, "
+          f"curl next to none, so a busy machine lowers the ratio)")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({"mbps": mbps, "bytes": size}))
 
