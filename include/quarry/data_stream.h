@@ -1,8 +1,15 @@
 // DataStream: a partition's data as a sequential, seekable byte stream.
 //
-// Memory is bounded: the stream keeps at most `readahead` parts of `part_size` bytes in flight
-// (fetched in the background) plus the part being consumed. In line mode it reads past the
-// nominal stop only as far as the end of the last record, in growing ranges; no fixed threshold.
+// Requests follow the access. After opening or a seek, a read asks for what it wants (at least
+// 64 KiB) and nothing more; once reads go on past what was asked for, the access is sequential
+// and the stream keeps `readahead` requests in flight, each twice as long as the last, up to
+// `part_size`. A read of everything (ReadAll, CountRecords, ReadChunk without a limit) goes to
+// that readahead at once. So random access (Parquet footers and column chunks, zip members)
+// moves about the bytes it reads, and a scan moves them in long requests.
+//
+// Memory is bounded: at most `readahead` requests in flight (fetched in the background), each
+// holding at most `read_window` bytes at a time. In line mode the stream reads past the nominal
+// stop only as far as the end of the last record, in growing ranges; no fixed threshold.
 // Every read carries If-Match with the planned ETag, so a changed object fails the read
 // (PreconditionFailed) instead of mixing versions.
 //
@@ -55,9 +62,18 @@ class DataStream {
 
   // Position within the partition's data (0 = its first byte).
   virtual uint64_t Tell() const = 0;
-  // Moves to `pos` within the partition's data (clamped to its end). Compressed streams can only
-  // seek forward or back to 0.
+  // Moves to `pos` within the partition's data (clamped to its end). Requests nothing by itself:
+  // the next read asks for what it wants from there (a short forward seek to bytes already on
+  // their way reads through them instead). Compressed streams can only seek forward (by
+  // decoding) or back to 0 (starting over); in line mode, a position past the nominal stop is
+  // reached by reading while the data's end is not known yet.
   virtual Status Seek(uint64_t pos) = 0;
+
+  // The length of the partition's data when it is known without reading on: always in byte mode
+  // and for uncompressed whole objects; in line mode once the end of the last record was found
+  // (at once when the partition ends at the object's end); for compressed data once it was read
+  // to its end. nullopt otherwise.
+  virtual std::optional<uint64_t> Size() const = 0;
 
   // The object's first record when the plan asked for a header, else nullopt.
   virtual const std::optional<std::string>& header() const = 0;
@@ -75,5 +91,13 @@ class DataStream {
 // Opens the data of `partition` on `store` (normally through Partition::Open()).
 Result<std::unique_ptr<DataStream>> OpenDataStream(std::shared_ptr<ObjectStore> store,
                                                    const Partition& partition);
+
+// Opens bytes [start, stop) of the object that `object` describes (its uri, bucket, key, size,
+// etag, and the read tuning in its options) on `store`, as stored: no records, no header, no
+// decoding, whatever the options say. Requests nothing until the first read. InvalidArgument
+// unless start <= stop <= object.size.
+Result<std::unique_ptr<DataStream>> OpenByteRange(std::shared_ptr<ObjectStore> store,
+                                                  const Partition& object, uint64_t start,
+                                                  uint64_t stop);
 
 }  // namespace quarry

@@ -2,6 +2,7 @@
 
 import collections
 import collections.abc
+import numbers
 import os
 
 from . import _quarry
@@ -149,7 +150,15 @@ def create_bucket(uri, storage_options=None):
 
 
 def open(uri, start=0, stop=None, storage_options=None):  # noqa: A001 - mirrors builtins.open
-    """A binary file over the object (or its bytes [start, stop)), streamed with readahead."""
+    """A binary file over the object's bytes as stored, or its bytes [start, stop) (stop is cut
+    at the object's end). Reads ask for what they want and get readahead while they go on in
+    order; seeks request nothing, and the size is known, so random-access readers (Parquet, zip)
+    move about the bytes they read."""
+    _check_offset("start", start, "an integer >= 0")
+    if stop is not None:
+        _check_offset("stop", stop, "an integer >= start, or None for the object's end")
+        if start > stop:
+            raise _invalid(f"open: start={start} is past stop={stop}: give start <= stop")
     uri = os.fspath(uri)
     scheme = _scheme_of(uri)
     info = stat(uri, storage_options)
@@ -157,12 +166,17 @@ def open(uri, start=0, stop=None, storage_options=None):  # noqa: A001 - mirrors
     start = min(start, stop)
     fields = {"uri": info.uri, "scheme": scheme, "bucket": info.bucket, "key": info.key,
               "size": info.size, "etag": info.etag, "part": 0, "total_parts": 1,
-              "start": start, "stop": stop, "compression": "none"}
-    if (start, stop) != (0, info.size):
-        fields["total_parts"] = 2  # a window, not the whole object: no decoding, exact range
+              "start": 0, "stop": info.size, "compression": "none"}
     options = {"decompress": False,
                "storage_options": _options_for(scheme, storage_options)}
-    return DataStream(_quarry.Stream(fields, options))
+    return DataStream(_quarry.Stream(fields, options, (start, stop)), info.uri)
+
+
+def _check_offset(name, value, allowed):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _invalid(f"open: {name}={value!r} is not a byte offset: give {allowed}")
+    if value < 0:
+        raise _invalid(f"open: {name}={value} is negative: give {allowed}")
 
 
 def _newline_bytes(newline):

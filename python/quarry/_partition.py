@@ -15,18 +15,37 @@ class DataStream(io.RawIOBase):
     copy, read_chunk / chunks (views of the buffers the object's bytes were received into), and
     count_records.
 
-    Usable by PIL.Image.open, io.TextIOWrapper + csv, pandas.read_csv and anything that reads a
-    binary file."""
+    Usable by PIL.Image.open, io.TextIOWrapper + csv, pandas.read_csv, pyarrow.parquet, zipfile
+    and anything that reads a binary file. Random access moves about the bytes it reads: a seek
+    requests nothing, the next read asks for what it wants; reads that go on in order get
+    readahead. `name` is the object's URI. Read-only."""
 
-    def __init__(self, native):
+    def __init__(self, native, name=None):
         super().__init__()
         self._native = native
+        self._name = name
+
+    @property
+    def name(self):
+        return self._name
 
     def readable(self):
+        self._check_open()
         return True
 
     def seekable(self):
+        self._check_open()
         return True
+
+    def writable(self):
+        self._check_open()
+        return False
+
+    def write(self, data):
+        self._check_open()
+        raise io.UnsupportedOperation(
+            f"{self._name} is open for reading only: data streams cannot be written; store "
+            f"data with quarry.put or obj.put")
 
     def readinto(self, buffer):
         self._check_open()
@@ -90,9 +109,13 @@ class DataStream(io.RawIOBase):
         elif whence == io.SEEK_CUR:
             target = self._native.tell() + offset
         elif whence == io.SEEK_END:
-            # The end is known once the data has been read to it.
-            self._native.seek(1 << 62)
-            target = self._native.tell() + offset
+            size = self._native.size
+            if size is None:
+                # Line mode before the end of the last record was found, compressed data: the
+                # end is known once the data has been read to it.
+                self._native.seek(1 << 62)
+                size = self._native.tell()
+            target = size + offset
         else:
             raise ValueError(f"invalid whence {whence}")
         if target < 0:
@@ -199,7 +222,7 @@ class Partition:
     def data_stream(self):
         """The partition's data as a binary file, opened on first access."""
         if self._stream is None or self._stream.closed:
-            self._stream = DataStream(self._take_native())
+            self._stream = DataStream(self._take_native(), self.uri)
         return self._stream
 
     @property

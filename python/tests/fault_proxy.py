@@ -12,6 +12,12 @@ A `choose(n, method, path, headers)` function picks a fault for the n-th request
 - "stall": the same, but then nothing more is sent for `stall_s` seconds before the close.
 
 "reset", "truncate" and "stall" apply to replies with a body; others are forwarded unharmed.
+
+Without `choose` it is a counting proxy: every request is forwarded, and `body_bytes` counts the
+reply body bytes handed to the client's connection (what crossed the wire to it, also of replies
+the client gave up on halfway), `gets` lists [path, Range header, body bytes] per GET (counted before they are sent, so a
+client that has its bytes finds them counted).
+`reset_counts()` starts the counts again.
 """
 
 import collections
@@ -28,10 +34,13 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "conte
 
 
 class FaultProxy(_Loopback):
-    def __init__(self, upstream, choose, stall_s=10):
+    def __init__(self, upstream, choose=None, stall_s=10):
         self.requests = 0
         self.injected = collections.Counter()
-        lock = threading.Lock()
+        self.body_bytes = 0
+        self.gets = []
+        lock = self._lock = threading.Lock()
+        choose = choose or (lambda n, method, path, headers: None)
         server = _Upstream(upstream)
         outer = self
 
@@ -41,6 +50,10 @@ class FaultProxy(_Loopback):
                 with lock:
                     n = outer.requests
                     outer.requests += 1
+                    self._get = None
+                    if self.command == "GET":
+                        self._get = [self.path, self.headers.get("Range"), 0]
+                        outer.gets.append(self._get)
                 fault = choose(n, self.command, self.path, self.headers)
                 if fault == "slowdown":
                     with lock:
@@ -54,9 +67,10 @@ class FaultProxy(_Loopback):
                 resp = conn.getresponse()
                 length = resp.getheader("Content-Length")
                 if self.command == "HEAD" or length is None:
-                    data = b"" if self.command == "HEAD" else resp.read()
+                    data = resp.read()  # b"" for HEAD; reading it frees the connection
                     relay = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP}
                     relay["Content-Length"] = length or str(len(data))
+                    self._count(len(data) if self.command != "HEAD" else 0)
                     self._send(resp.status, data, relay)
                     return
                 self.send_response(resp.status)
@@ -68,19 +82,30 @@ class FaultProxy(_Loopback):
                 remaining = int(length)
                 cut = remaining // 2 if fault in ("reset", "truncate", "stall") and remaining > 1 else -1
                 sent = 0
-                while remaining > 0:
-                    piece = resp.read(min(remaining, 1 << 16, cut - sent if cut >= 0 else 1 << 16))
-                    if not piece:
-                        break
-                    self.wfile.write(piece)
-                    sent += len(piece)
-                    remaining -= len(piece)
-                    if sent == cut:
-                        with lock:
-                            outer.injected[fault] += 1
-                        self._cut(fault)
-                        server.drop()  # the rest of this reply is never read
-                        return
+                try:
+                    while remaining > 0:
+                        piece = resp.read(min(remaining, 1 << 16, cut - sent if cut >= 0 else 1 << 16))
+                        if not piece:
+                            break
+                        self._count(len(piece))  # before the client can have them
+                        self.wfile.write(piece)
+                        sent += len(piece)
+                        remaining -= len(piece)
+                        if sent == cut:
+                            with lock:
+                                outer.injected[fault] += 1
+                            self._cut(fault)
+                            server.drop()  # the rest of this reply is never read
+                            return
+                except ConnectionError:
+                    server.drop()  # the client gave up on this reply: its rest is never read
+                    raise
+
+            def _count(self, sent):
+                with lock:
+                    outer.body_bytes += sent
+                    if self._get is not None:
+                        self._get[2] += sent
 
             def _cut(self, fault):
                 self.wfile.flush()
@@ -96,3 +121,8 @@ class FaultProxy(_Loopback):
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
         self.endpoint = self._start(Handler)
+
+    def reset_counts(self):
+        with self._lock:
+            self.body_bytes = 0
+            self.gets = []

@@ -16,13 +16,29 @@ namespace {
 
 constexpr uint64_t kFirstPastStopRead = uint64_t{64} * 1024;
 
-// Reads up to this long, when they are all that is left, run on the consumer's thread.
+// The smallest request a read makes after a seek (or at a fresh start): smaller ones cost a
+// round trip for little.
+constexpr uint64_t kMinRead = uint64_t{64} * 1024;
+
+// Reads up to this long run on the consumer's thread when they are all that is left or all that
+// was asked for (the consumer would wait for them anyway).
 constexpr uint64_t kReadHereMax = 1 << 20;
 
-// Reads [from, limit) of an object in order. Up to `bulk_until` it keeps `readahead` parts of
-// `part_size` in flight in the background; past it (the tail of a line-aligned partition, whose
-// length is unknown) it reads on demand in ranges that start small and double up to part_size.
-// The part at the head is handed out while it arrives, so consumption overlaps the transfer.
+// A forward seek at most this far, to bytes already requested, reads its way there instead of
+// dropping the requests in flight (they are arriving anyway).
+constexpr uint64_t kSkipByReadingMax = 1 << 20;
+
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) { return b > UINT64_MAX - a ? UINT64_MAX : a + b; }
+
+// Reads [from, limit) of an object in order, with requests sized to how it is consumed. It asks
+// for nothing until the first Next(); then for what the consumer's read wants (at least
+// kMinRead), and nothing more. Once a read starts where every requested byte was consumed, the
+// access is sequential: it keeps `readahead` requests in flight, each twice as long as the last
+// (or as long as the read wants), up to `part_size`. A consumer that wants everything
+// (SIZE_MAX) gets part_size requests in flight at once. Past `bulk_until` (the tail of a
+// line-aligned partition, whose length is unknown) it reads on demand in ranges that start small
+// and double up to part_size. The head request is handed out while it arrives, so consumption
+// overlaps the transfer.
 class RangeFetcher {
  public:
   RangeFetcher(std::shared_ptr<ObjectStore> store, const Partition& p, uint64_t from,
@@ -38,18 +54,34 @@ class RangeFetcher {
         limit_(limit),
         bulk_until_(std::min(bulk_until, limit)) {}
 
+  // Notes that the consumer starts a read at offset `from` (at most position(): the bytes in
+  // between were handed out already) that wants the bytes up to `end` (UINT64_MAX: all). The
+  // requests Next() makes are sized by it. A read that starts where the requested bytes end goes
+  // on in order: readahead begins.
+  void BeginRead(uint64_t from, uint64_t end) {
+    if (launched_ && from >= next_) sequential_ = true;
+    want_end_ = std::max(end, from + 1);
+  }
+
+  // Takes the access as sequential from here: the next requests are part_size long, readahead
+  // of them in flight (for a scan, which need not ramp up).
+  void AssumeSequential() {
+    sequential_ = true;
+    last_length_ = part_size_;
+  }
+
   // The next bytes in order, valid until the next call; empty at the limit (or where the object
   // ended). Part buffers come from the read buffer pool, so consumed parts' memory serves later
   // reads. Reads still in flight when the fetcher goes are abandoned.
   Result<std::string_view> Next() {
     while (true) {
-      Schedule();
-      if (in_flight_.empty()) {
-        if (next_ >= limit_) return std::string_view();
-        const uint64_t len = std::min(past_read_, limit_ - next_);
-        past_read_ = std::min(past_read_ * 2, part_size_);
-        Launch(len);
+      if (!in_flight_.empty() && consumed_ == in_flight_.front()->length()) {
+        in_flight_.pop_front();  // handed out in full
+        consumed_ = 0;
       }
+      if (in_flight_.empty() && next_ >= limit_) return std::string_view();
+      const uint64_t want_end = std::max(want_end_, position() + 1);
+      Schedule(want_end);
       StreamingRead& head = *in_flight_.front();
       QUARRY_ASSIGN_OR_RETURN(auto data, head.Next(consumed_, StreamingRead::kConsumeBatch));
       if (!data.empty()) {
@@ -72,6 +104,13 @@ class RangeFetcher {
 
   uint64_t bytes() const { return bytes_; }
 
+  // Offset of the next byte Next() hands out.
+  uint64_t position() const {
+    return in_flight_.empty() ? next_ : in_flight_.front()->offset() + consumed_;
+  }
+  // End of the bytes requested so far.
+  uint64_t requested_end() const { return next_; }
+
   // Keeps the memory of the last Next()'s view allocated (see StreamingRead::buffer_owner).
   std::shared_ptr<const void> HeadOwner() const {
     return in_flight_.empty() ? nullptr : in_flight_.front()->buffer_owner();
@@ -83,25 +122,45 @@ class RangeFetcher {
   }
 
  private:
-  void Schedule() {
-    while (in_flight_.size() < readahead_ && next_ < bulk_until_) {
-      uint64_t len = std::min(part_size_, bulk_until_ - next_);
-      // A small rest (typically the bytes past the nominal stop) rides with this part rather
-      // than costing a request of its own.
-      if (bulk_until_ - next_ - len <= std::min(kFirstPastStopRead, part_size_ / 8)) {
-        len = bulk_until_ - next_;
+  // Launches the requests the access calls for; at least one when none is in flight.
+  void Schedule(uint64_t want_end) {
+    while (in_flight_.size() < readahead_ && next_ < limit_) {
+      if (!in_flight_.empty()) {
+        if (next_ >= bulk_until_) break;               // past the bulk range: on demand only
+        if (!sequential_ && next_ >= want_end) break;  // nothing beyond what was asked for
       }
-      Launch(len);
+      Launch(NextLength(want_end), want_end);
     }
   }
 
+  uint64_t NextLength(uint64_t want_end) {
+    if (next_ >= bulk_until_) {
+      const uint64_t len = std::min(past_read_, limit_ - next_);
+      past_read_ = std::min(past_read_ * 2, part_size_);
+      return len;
+    }
+    const uint64_t wanted = want_end > next_ ? want_end - next_ : 0;
+    uint64_t len = sequential_ ? std::max(last_length_ * 2, wanted) : std::max(wanted, kMinRead);
+    len = std::min({len, part_size_, bulk_until_ - next_});
+    last_length_ = len;
+    // A small rest (typically the bytes past the nominal stop) rides with this request rather
+    // than costing one of its own.
+    if (bulk_until_ - next_ - len <= std::min(kFirstPastStopRead, part_size_ / 8)) {
+      len = bulk_until_ - next_;
+    }
+    return len;
+  }
+
   // Starts reading [next_, next_ + len) in the background; a small read that is all there is
-  // to read runs right here (the consumer would wait for it anyway), saving a thread.
-  void Launch(uint64_t len) {
-    const bool here = in_flight_.empty() && next_ + len >= limit_ && len <= kReadHereMax;
+  // to read, or all the consumer asked for, runs right here (the consumer would wait for it
+  // anyway), saving a thread.
+  void Launch(uint64_t len, uint64_t want_end) {
+    const bool last = next_ + len >= limit_ || (!sequential_ && next_ + len >= want_end);
+    const bool here = in_flight_.empty() && last && len <= kReadHereMax;
     in_flight_.push_back(
         std::make_unique<StreamingRead>(*store_, bucket_, key_, next_, len, read_, window_, here));
     next_ += len;
+    launched_ = true;
   }
 
   std::shared_ptr<ObjectStore> store_;
@@ -112,6 +171,10 @@ class RangeFetcher {
   size_t window_;  // bytes each read holds at a time
   uint64_t next_, limit_, bulk_until_;
   uint64_t past_read_ = kFirstPastStopRead;
+  bool launched_ = false;
+  bool sequential_ = false;   // a read started where the requested bytes ended
+  uint64_t want_end_ = 0;     // where the consumer's current read wants to get to
+  uint64_t last_length_ = 0;  // of the last request below bulk_until_
   uint64_t bytes_ = 0;
   uint64_t consumed_ = 0;  // bytes of the head part handed out
   std::deque<std::unique_ptr<StreamingRead>> in_flight_;
@@ -119,21 +182,29 @@ class RangeFetcher {
 
 class PartitionStream final : public DataStream {
  public:
-  PartitionStream(std::shared_ptr<ObjectStore> store, Partition p)
-      : store_(std::move(store)), p_(std::move(p)) {
+  // With `exact_range`, the data is the partition's nominal range as stored, whatever the plan
+  // options say (OpenByteRange).
+  PartitionStream(std::shared_ptr<ObjectStore> store, Partition p, bool exact_range)
+      : store_(std::move(store)), p_(std::move(p)), exact_range_(exact_range) {
     if (!p_.newline.empty()) separator_ = p_.newline;
   }
 
   Status Init() {
-    whole_ = p_.total_parts == 1 && p_.start == 0 && p_.stop == p_.size;
-    if (whole_) return InitWhole();
-    return InitRanged();
+    const bool whole = !exact_range_ && p_.total_parts == 1 && p_.start == 0 && p_.stop == p_.size;
+    QUARRY_RETURN_IF_ERROR(whole ? InitWhole() : InitRanged());
+    // Line mode is for reading records in order: its reads from the start go to part-size
+    // readahead at once (a seek later sizes its requests as any other).
+    if (!p_.newline.empty() && !decoding_ && fetcher_) {
+      fetcher_->AssumeSequential();
+    }
+    return Status::Ok();
   }
 
   Result<size_t> Read(char* buf, size_t n) override {
+    BeginRead(n);
     size_t done = 0;
     while (done < n) {
-      QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(n - done));
+      QUARRY_ASSIGN_OR_RETURN(auto chunk, NextChunk(n - done));
       if (chunk.empty()) break;
       std::memcpy(buf + done, chunk.data(), chunk.size());
       done += chunk.size();
@@ -142,20 +213,15 @@ class PartitionStream final : public DataStream {
   }
 
   Result<std::string_view> ReadChunk(size_t max) override {
-    if (cur_pos_ == cur_.size()) {
-      QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
-      if (!more) return std::string_view();
-    }
-    std::string_view chunk = cur_.substr(cur_pos_, max);
-    cur_pos_ += chunk.size();
-    return chunk;
+    BeginRead(max);
+    return NextChunk(max);
   }
 
   Result<SharedChunk> ReadSharedChunk(size_t max) override {
     QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(max));
     if (chunk.empty()) return SharedChunk{};
     // cur_ points into the decoder's output or into the fetcher's head part.
-    if (decoder_ && whole_) return SharedChunk{chunk, decoded_};
+    if (decoding_) return SharedChunk{chunk, decoded_};
     return SharedChunk{chunk, fetcher_->HeadOwner()};
   }
 
@@ -164,6 +230,7 @@ class PartitionStream final : public DataStream {
     const size_t n = separator_.size();
     while (true) {
       if (cur_pos_ == cur_.size()) {
+        BeginRead(kMinRead);  // a line longer than that reads on in order
         QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
         if (!more) return line;
       }
@@ -199,7 +266,7 @@ class PartitionStream final : public DataStream {
       cur_pos_ = static_cast<size_t>(pos - chunk_pos_);
       return Status::Ok();
     }
-    if (whole_ || (!data_end_ && ds_ + pos > p_.stop)) {
+    if (decoding_ || (!data_end_ && ds_ + pos > p_.stop)) {
       // Compressed data cannot be entered in the middle, and past the nominal stop the data's
       // end is not known yet: go there by reading.
       if (pos < Tell()) QUARRY_RETURN_IF_ERROR(Init());
@@ -207,10 +274,24 @@ class PartitionStream final : public DataStream {
     }
     uint64_t abs = ds_ + pos;
     if (data_end_) abs = std::min(abs, *data_end_);
+    const uint64_t here = ds_ + Tell();
+    if (abs > here && abs - here <= kSkipByReadingMax && fetcher_ &&
+        abs < fetcher_->requested_end()) {
+      return Skip(abs - here);  // those bytes are on their way already
+    }
     uint64_t restart = abs;
     if (!data_end_ && end_finder_ && abs > end_scan_from_) restart = end_scan_from_;
     QUARRY_RETURN_IF_ERROR(StartRanged(restart));
     return Skip(abs - restart);
+  }
+
+  std::optional<uint64_t> Size() const override {
+    if (decoding_) {
+      if (!source_done_) return std::nullopt;
+      return chunk_pos_ + cur_.size();
+    }
+    if (!data_end_) return std::nullopt;
+    return *data_end_ - ds_;
   }
 
   const std::optional<std::string>& header() const override { return header_; }
@@ -220,18 +301,30 @@ class PartitionStream final : public DataStream {
   }
 
  private:
-  // Whole object: read it in order (decoding if compressed); the header is its first record.
+  // Whole object: its first bytes tell whether it is compressed. Compressed data is decoded in
+  // order; other data is the byte range [0, size) (after the header, its first record), whose
+  // seeks are ranged reads.
   Status InitWhole() {
     Reset();
-    fetcher_ = std::make_unique<RangeFetcher>(store_, p_, 0, p_.size, p_.size);
+    decoding_ = false;
     decoder_.reset();
-    compression_ = Compression::kNone;
+    source_done_ = false;
+    ds_ = 0;
+    data_end_ = p_.size;
+    if (!p_.options.decompress && !p_.header) return StartRanged(0);
+    if (fetcher_) fetched_before_ += fetcher_->bytes();
+    fetcher_ = std::make_unique<RangeFetcher>(store_, p_, 0, p_.size, p_.size);
+    fetcher_->BeginRead(0, kMinRead);
     QUARRY_ASSIGN_OR_RETURN(auto first, fetcher_->Next());
+    fetch_abs_ = first.size();
+    Compression compression = Compression::kNone;
     if (p_.options.decompress && !first.empty()) {
-      compression_ = DetectCompression(first, p_.key, fetcher_->HeadContentEncoding());
+      compression = DetectCompression(first, p_.key, fetcher_->HeadContentEncoding());
     }
-    if (compression_ != Compression::kNone) {
-      QUARRY_ASSIGN_OR_RETURN(decoder_, MakeDecoder(compression_, p_.uri));
+    if (compression != Compression::kNone) {
+      decoding_ = true;
+      data_end_.reset();
+      QUARRY_ASSIGN_OR_RETURN(decoder_, MakeDecoder(compression, p_.uri));
       std::string& decoded = FreshDecoded();
       QUARRY_RETURN_IF_ERROR(decoder_->Decode(first, &decoded));
       if (first.empty()) QUARRY_RETURN_IF_ERROR(decoder_->Finish());
@@ -239,13 +332,11 @@ class PartitionStream final : public DataStream {
     } else {
       cur_ = first;
     }
-    source_done_ = false;
-    cur_pos_ = 0;
-    chunk_pos_ = 0;
     if (p_.header) {
       QUARRY_ASSIGN_OR_RETURN(auto h, ReadLine());
       header_ = std::move(h);
       // Data positions count from the first byte after the header.
+      if (!decoding_) ds_ = header_->size();
       chunk_pos_ = 0;
       cur_ = cur_.substr(cur_pos_);
       cur_pos_ = 0;
@@ -308,6 +399,7 @@ class PartitionStream final : public DataStream {
     std::string_view raw;
     uint64_t at = from;  // offset of raw's first byte
     for (uint64_t next = from; next < p_.stop;) {
+      fetcher_->BeginRead(next, next + kMinRead);
       QUARRY_ASSIGN_OR_RETURN(raw, fetcher_->Next());
       if (raw.empty()) break;
       at = next;
@@ -337,7 +429,8 @@ class PartitionStream final : public DataStream {
     return Status::Ok();
   }
 
-  // (Re)starts fetching at absolute offset `abs` (>= ds_).
+  // (Re)starts fetching at absolute offset `abs` (>= ds_); nothing is requested before the next
+  // read says how much it wants.
   Status StartRanged(uint64_t abs) {
     if (fetcher_) fetched_before_ += fetcher_->bytes();
     const uint64_t limit = data_end_ ? *data_end_ : p_.size;
@@ -398,13 +491,33 @@ class PartitionStream final : public DataStream {
   }
 
   Status Skip(uint64_t n) {
+    BeginRead(n);
     while (n > 0) {
-      QUARRY_ASSIGN_OR_RETURN(auto chunk, ReadChunk(static_cast<size_t>(std::min<uint64_t>(
+      QUARRY_ASSIGN_OR_RETURN(auto chunk, NextChunk(static_cast<size_t>(std::min<uint64_t>(
                                               n, std::numeric_limits<size_t>::max()))));
       if (chunk.empty()) break;
       n -= chunk.size();
     }
     return Status::Ok();
+  }
+
+  // Tells the fetcher that a read of up to `want` bytes starts here, which sizes its requests.
+  void BeginRead(uint64_t want) {
+    if (!fetcher_) return;
+    const uint64_t from = decoding_ ? fetcher_->position() : ds_ + Tell();
+    fetcher_->BeginRead(from, SaturatingAdd(from, want));
+  }
+
+  // Up to `max` bytes of the current chunk, filling it first when it is used up; empty at the
+  // end of the data.
+  Result<std::string_view> NextChunk(size_t max) {
+    if (cur_pos_ == cur_.size()) {
+      QUARRY_ASSIGN_OR_RETURN(bool more, Fill());
+      if (!more) return std::string_view();
+    }
+    std::string_view chunk = cur_.substr(cur_pos_, max);
+    cur_pos_ += chunk.size();
+    return chunk;
   }
 
   // Replaces the current chunk with the next one; false at the end of the data.
@@ -413,7 +526,7 @@ class PartitionStream final : public DataStream {
     cur_ = {};
     cur_pos_ = 0;
     while (cur_.empty()) {
-      if (whole_) {
+      if (decoding_) {
         if (source_done_) return false;
         QUARRY_ASSIGN_OR_RETURN(auto raw, fetcher_->Next());
         if (raw.empty()) {
@@ -454,7 +567,7 @@ class PartitionStream final : public DataStream {
   std::shared_ptr<ObjectStore> store_;
   Partition p_;
   std::string separator_ = "\n";
-  bool whole_ = false;
+  const bool exact_range_;
   std::optional<std::string> header_;
 
   // Current chunk of data (a view into the fetcher's head part or decoded_); chunk_pos_ is its
@@ -467,12 +580,12 @@ class PartitionStream final : public DataStream {
   std::unique_ptr<RangeFetcher> fetcher_;
   uint64_t fetched_before_ = 0;
 
-  // Whole-object mode.
-  Compression compression_ = Compression::kNone;
+  // A compressed whole object, decoded in order.
+  bool decoding_ = false;
   std::unique_ptr<Decoder> decoder_;
   bool source_done_ = false;
 
-  // Ranged mode: absolute offsets in the object.
+  // Otherwise a range of the object: absolute offsets in it.
   uint64_t ds_ = 0;
   std::optional<uint64_t> data_end_;
   uint64_t end_scan_from_ = 0;
@@ -514,11 +627,31 @@ Result<std::string> DataStream::ReadAll() {
 
 Result<std::unique_ptr<DataStream>> OpenDataStream(std::shared_ptr<ObjectStore> store,
                                                    const Partition& partition) {
-  auto stream = std::make_unique<PartitionStream>(std::move(store), partition);
+  auto stream = std::make_unique<PartitionStream>(std::move(store), partition, false);
   Status s = stream->Init();
   if (!s.ok()) {
     return s.WithContext("opening " + partition.uri + " part " + std::to_string(partition.part));
   }
+  return std::unique_ptr<DataStream>(std::move(stream));
+}
+
+Result<std::unique_ptr<DataStream>> OpenByteRange(std::shared_ptr<ObjectStore> store,
+                                                  const Partition& object, uint64_t start,
+                                                  uint64_t stop) {
+  if (start > stop || stop > object.size) {
+    return InvalidArgument("byte range [" + std::to_string(start) + ", " + std::to_string(stop) +
+                           ") of " + object.uri + ": give 0 <= start <= stop <= its size (" +
+                           std::to_string(object.size) + ")");
+  }
+  Partition range = object;
+  range.start = start;
+  range.stop = stop;
+  range.newline.clear();
+  range.header = false;
+  range.compression = Compression::kNone;
+  range.options.decompress = false;
+  auto stream = std::make_unique<PartitionStream>(std::move(store), std::move(range), true);
+  QUARRY_RETURN_IF_ERROR(stream->Init());
   return std::unique_ptr<DataStream>(std::move(stream));
 }
 

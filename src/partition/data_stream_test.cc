@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <random>
+#include <utility>
 
 #include "quarry/local_executor.h"
 #include "quarry/store_util.h"
@@ -477,6 +479,301 @@ TEST_P(PartitionContractTest, LocalExecutorCountsRecordsInPlanOrder) {
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("partition 3 of " + Uri("count.csv")), std::string::npos)
       << failed.status().message();
+}
+
+// The real store of a test, with a record of the ranged reads made through it (what a stream
+// asks for, whether or not it consumes all of it).
+class RecordingStore final : public ObjectStore {
+ public:
+  explicit RecordingStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+
+  struct Request {
+    uint64_t offset, length;
+  };
+  // The reads made since the last call, in the order they started.
+  std::vector<Request> TakeRequests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(requests_, {});
+  }
+
+  std::string_view scheme() const override { return inner_->scheme(); }
+  std::string endpoint() const override { return inner_->endpoint(); }
+  Result<std::unique_ptr<Lister>> List(std::string_view bucket, std::string_view prefix,
+                                       const ListOptions& options) override {
+    return inner_->List(bucket, prefix, options);
+  }
+  Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override {
+    return inner_->Head(bucket, key);
+  }
+  Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
+                             uint64_t length, ReadSink* sink, const ReadOptions& options) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back({offset, length});
+    }
+    return inner_->ReadRange(bucket, key, offset, length, sink, options);
+  }
+  Status Put(std::string_view bucket, std::string_view key, std::string_view data,
+             const PutOptions& options) override {
+    return inner_->Put(bucket, key, data, options);
+  }
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& options) override {
+    return inner_->OpenWriter(bucket, key, options);
+  }
+  Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) override {
+    return inner_->DeleteObjects(bucket, keys);
+  }
+  Status CreateBucket(std::string_view bucket) override { return inner_->CreateBucket(bucket); }
+  Status DeleteBucket(std::string_view bucket) override { return inner_->DeleteBucket(bucket); }
+
+ private:
+  std::shared_ptr<ObjectStore> inner_;
+  std::mutex mu_;
+  std::vector<Request> requests_;
+};
+
+uint64_t Requested(const std::vector<RecordingStore::Request>& requests) {
+  uint64_t total = 0;
+  for (const auto& r : requests) total += r.length;
+  return total;
+}
+
+std::string RandomBytes(size_t size, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(size, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// The planned partition of a whole object (the one partition of a plan without chunking).
+Result<Partition> WholePartition(const std::string& uri, PlanOptions options) {
+  QUARRY_ASSIGN_OR_RETURN(auto plan, Plan::Build({uri}, std::move(options)));
+  QUARRY_ASSIGN_OR_RETURN(auto parts, plan.All());
+  if (parts.size() != 1) return Internal(uri + " has " + std::to_string(parts.size()) + " parts");
+  return parts[0];
+}
+
+std::string ReadN(DataStream& s, size_t n) {
+  std::string out(n, '\0');
+  auto got = s.Read(out.data(), n);
+  if (!got.ok()) return "error: " + got.status().ToString();
+  out.resize(*got);
+  return out;
+}
+
+// A byte range reads what is asked for: nothing at opening or on a seek, one request of what a
+// read wants after a seek (at least 64 KiB, cut at the range's end), then growing requests while
+// the reads go on in order, never past the range.
+TEST_P(PartitionContractTest, ByteRangeRequestsFollowTheReads) {
+  const std::string data = RandomBytes(3 << 20, 1);
+  Put("range.bin", data);
+  auto rec = std::make_shared<RecordingStore>(tb_.store);
+  PlanOptions tuning;
+  tuning.part_size = 1 << 20;
+  auto object = WholePartition(Uri("range.bin"), tuning);
+  ASSERT_TRUE(object.ok()) << object.status().ToString();
+  const uint64_t start = 1000, stop = data.size() - 1000, len = stop - start;
+  auto s = OpenByteRange(rec, *object, start, stop);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(rec->TakeRequests().empty()) << "opening requests nothing";
+  ASSERT_EQ((*s)->Size(), len);
+
+  // The last 8 bytes: one request of exactly them.
+  ASSERT_TRUE((*s)->Seek(len - 8).ok());
+  EXPECT_TRUE(rec->TakeRequests().empty()) << "a seek requests nothing";
+  EXPECT_EQ(ReadN(**s, 100), data.substr(stop - 8, 8));
+  auto r = rec->TakeRequests();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].offset, stop - 8);
+  EXPECT_EQ(r[0].length, 8u);
+
+  // Back to the start: one request of 64 KiB for a read of 100.
+  ASSERT_TRUE((*s)->Seek(10).ok());
+  EXPECT_EQ(ReadN(**s, 100), data.substr(start + 10, 100));
+  r = rec->TakeRequests();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].offset, start + 10);
+  EXPECT_EQ(r[0].length, 64u << 10);
+
+  // A short hop forward into those bytes costs nothing more.
+  ASSERT_TRUE((*s)->Seek(5000).ok());
+  EXPECT_EQ(ReadN(**s, 1000), data.substr(start + 5000, 1000));
+  EXPECT_TRUE(rec->TakeRequests().empty());
+
+  // A small read, then one long read on from it (a zip member after its header): the long read
+  // asks for the rest it wants, and nothing beyond (no readahead for a single read).
+  ASSERT_TRUE((*s)->Seek(2 << 20).ok());
+  EXPECT_EQ(ReadN(**s, 30), data.substr(start + (2 << 20), 30));
+  EXPECT_TRUE(ReadN(**s, 200 << 10) == data.substr(start + (2 << 20) + 30, 200 << 10));
+  r = rec->TakeRequests();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].length, 64u << 10);
+  EXPECT_EQ(r[0].length + r[1].length, 30u + (200 << 10));
+
+  // One read of 300 KiB somewhere else: one request of it.
+  ASSERT_TRUE((*s)->Seek(1 << 20).ok());
+  EXPECT_TRUE(ReadN(**s, 300 << 10) == data.substr(start + (1 << 20), 300 << 10));
+  r = rec->TakeRequests();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].length, 300u << 10);
+
+  // Reading on in 64 KiB pieces: requests grow to the part size, cover the rest exactly once.
+  std::string rest;
+  while (true) {
+    std::string piece = ReadN(**s, 64 << 10);
+    if (piece.empty()) break;
+    rest += piece;
+  }
+  EXPECT_TRUE(rest ==
+              data.substr(start + (1 << 20) + (300 << 10), stop - start - (1 << 20) - (300 << 10)));
+  r = rec->TakeRequests();
+  // Reads in flight together start in any order.
+  std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+  ASSERT_GE(r.size(), 2u);
+  EXPECT_EQ(Requested(r), rest.size());
+  for (size_t i = 1; i < r.size(); ++i) {
+    EXPECT_EQ(r[i].offset, r[i - 1].offset + r[i - 1].length);
+    EXPECT_LE(r[i].length, uint64_t{1} << 20);
+  }
+  EXPECT_EQ(r[1].length, std::min<uint64_t>(r[0].length * 2, 1 << 20));
+  EXPECT_EQ((*s)->Tell(), len);
+
+  // Bad ranges are refused, naming the object and the allowed values.
+  auto bad = OpenByteRange(rec, *object, 10, 5);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("start <= stop"), std::string::npos);
+  EXPECT_FALSE(OpenByteRange(rec, *object, 0, data.size() + 1).ok());
+  // An empty range reads nothing and asks for nothing.
+  auto empty = OpenByteRange(rec, *object, 7, 7);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(ReadN(**empty, 10), "");
+  EXPECT_TRUE(rec->TakeRequests().empty());
+}
+
+// A whole uncompressed object is a byte range once its first bytes showed no compression: seeks
+// anywhere, backward too, are ranged reads, and its size is known without reading to the end.
+TEST_P(PartitionContractTest, WholeObjectSeeksAreRangedReads) {
+  std::string text = "id,value\n";
+  while (text.size() < (2 << 20)) text += std::to_string(text.size()) + ",whole\n";
+  Put("whole.csv", text);
+  auto rec = std::make_shared<RecordingStore>(tb_.store);
+  for (bool header : {false, true}) {
+    SCOPED_TRACE(header);
+    PlanOptions options;
+    if (header) {
+      options.newline = "\n";
+      options.header = true;
+    }
+    auto p = WholePartition(Uri("whole.csv"), options);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    rec->TakeRequests();
+    auto s = OpenDataStream(rec, *p);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    auto r = rec->TakeRequests();
+    ASSERT_EQ(r.size(), 1u) << "one request for the first bytes";
+    EXPECT_EQ(r[0].length, 64u << 10);
+    const uint64_t skip = header ? 9 : 0;
+    ASSERT_EQ((*s)->Size(), text.size() - skip);
+    const std::string data = text.substr(skip);
+    ASSERT_TRUE((*s)->Seek(data.size() - 8).ok());
+    EXPECT_EQ(ReadN(**s, 100), data.substr(data.size() - 8));
+    ASSERT_TRUE((*s)->Seek(100000).ok());
+    EXPECT_EQ(ReadN(**s, 50), data.substr(100000, 50));
+    ASSERT_TRUE((*s)->Seek(3).ok());
+    EXPECT_EQ(ReadN(**s, 50), data.substr(3, 50));
+    r = rec->TakeRequests();
+    ASSERT_EQ(r.size(), 3u) << "one request per seek";
+    EXPECT_EQ(r[0].offset, text.size() - 8);
+    EXPECT_EQ(r[1].offset, skip + 100000);
+    EXPECT_EQ(r[2].offset, skip + 3);
+    EXPECT_EQ(r[0].length, 8u);  // cut at the end
+    EXPECT_EQ(r[1].length, 64u << 10);
+    EXPECT_EQ(r[2].length, 64u << 10);
+    ASSERT_TRUE((*s)->Seek(0).ok());
+    EXPECT_TRUE(*(*s)->ReadAll() == data);
+  }
+}
+
+// Reading everything goes to part-size requests, `readahead` of them in flight, at once.
+TEST_P(PartitionContractTest, ReadingEverythingRequestsWholeParts) {
+  const std::string data = RandomBytes(5 << 20, 2);
+  Put("all.bin", data);
+  auto rec = std::make_shared<RecordingStore>(tb_.store);
+  PlanOptions options;
+  options.part_size = 1 << 20;
+  options.decompress = false;
+  auto p = WholePartition(Uri("all.bin"), options);
+  ASSERT_TRUE(p.ok());
+  auto s = OpenDataStream(rec, *p);
+  ASSERT_TRUE(s.ok());
+  auto all = (*s)->ReadAll();
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(*all == data);
+  auto r = rec->TakeRequests();
+  ASSERT_EQ(r.size(), 5u);
+  for (const auto& one : r) EXPECT_EQ(one.length, uint64_t{1} << 20);
+}
+
+// Line mode reads records in order: after the first record is found, reads of any size go to
+// part-size requests at once; a seek sizes its requests by the read, as in byte mode.
+TEST_P(PartitionContractTest, LineModeScansInPartSizeRequests) {
+  std::string text;
+  while (text.size() < (6 << 20)) text += std::to_string(text.size()) + ",a line of a scan\n";
+  Put("scan.csv", text);
+  auto rec = std::make_shared<RecordingStore>(tb_.store);
+  auto plan =
+      Plan::Build({Uri("scan.csv")},
+                  {.chunk_size = 4 << 20, .newline = "\n", .part_size = 1 << 20, .readahead = 2});
+  ASSERT_TRUE(plan.ok());
+  auto parts = plan->All();
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 2u);
+  std::string joined;
+  for (const auto& p : *parts) {
+    auto s = OpenDataStream(rec, p);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    while (true) {
+      std::string piece = ReadN(**s, 4096);
+      if (piece.empty()) break;
+      joined += piece;
+    }
+    auto r = rec->TakeRequests();
+    std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    ASSERT_GE(r.size(), 2u);
+    // The first request found the first record (part 1) or the start; every other one up to
+    // the last is a whole part.
+    for (size_t i = 1; i + 1 < r.size(); ++i) EXPECT_EQ(r[i].length, uint64_t{1} << 20) << i;
+    if (p.part == 0) {
+      // A seek then sizes the request by its read.
+      ASSERT_TRUE((*s)->Seek(1000).ok());
+      EXPECT_EQ(ReadN(**s, 10), text.substr(1000, 10));
+      r = rec->TakeRequests();
+      ASSERT_EQ(r.size(), 1u);
+      EXPECT_EQ(r[0].length, 64u << 10);
+    }
+  }
+  EXPECT_TRUE(joined == text);
+}
+
+// Compressed data has no size before its end, and seeks back by starting over.
+TEST_P(PartitionContractTest, CompressedSizeShowsAtTheEnd) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += std::to_string(i) + ",packed\n";
+  Put("size.gz", Gzip(text));
+  auto p = WholePartition(Uri("size.gz"), {});
+  ASSERT_TRUE(p.ok());
+  auto s = p->Open();
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE((*s)->Size().has_value());
+  ASSERT_TRUE((*s)->Seek(1000).ok());
+  EXPECT_EQ(ReadN(**s, 10), text.substr(1000, 10));
+  ASSERT_TRUE((*s)->Seek(10).ok());
+  EXPECT_EQ(ReadN(**s, 10), text.substr(10, 10));
+  ASSERT_TRUE((*s)->Seek(uint64_t{1} << 40).ok());
+  EXPECT_EQ((*s)->Tell(), text.size());
+  EXPECT_EQ((*s)->Size(), text.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PartitionContractTest, ::testing::Values("mem", "file", "s3"),

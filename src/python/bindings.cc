@@ -275,9 +275,18 @@ Compression CompressionFromName(const std::string& name) {
   return Compression::kNone;
 }
 
+// Bytes of a copy worth releasing the GIL for: below it, giving the GIL up and taking it back
+// (which may wait for another thread's turn) costs more than the copy.
+constexpr size_t kCopyWithoutGilMin = size_t{64} * 1024;
+
+// A partition's data stream. Every read waits and copies with the GIL released: read() fills a
+// bytes object allocated up front, so the data is copied once, from the receive buffers.
 class PyStream {
  public:
-  PyStream(const nb::dict& partition, const nb::dict& options) {
+  // With `byte_range`, bytes [start, stop) of the object as stored (quarry.open), else the
+  // partition's data.
+  PyStream(const nb::dict& partition, const nb::dict& options,
+           std::optional<std::pair<uint64_t, uint64_t>> byte_range) {
     Partition p;
     p.uri = nb::cast<std::string>(partition["uri"]);
     p.scheme = nb::cast<std::string>(partition["scheme"]);
@@ -293,6 +302,13 @@ class PyStream {
     p.options = MakePlanOptions(options);
     p.newline = p.options.newline;
     p.header = p.options.header;
+    if (byte_range) {
+      Target target = Open(p.uri, p.options.storage_options);
+      nb::gil_scoped_release release;
+      stream_ =
+          Unwrap(OpenByteRange(std::move(target.store), p, byte_range->first, byte_range->second));
+      return;
+    }
     nb::gil_scoped_release release;
     stream_ = Unwrap(p.Open());
   }
@@ -327,38 +343,51 @@ class PyStream {
         reinterpret_cast<const uint8_t*>(c.data.data()), 1, shape, owner));
   }
 
-  nb::bytes Read(int64_t n) {
-    std::string out;
+  // Up to `n` bytes (all the rest when negative); b"" at the end.
+  nb::object Read(int64_t n) {
+    const uint64_t limit = n < 0 ? UINT64_MAX : static_cast<uint64_t>(n);
+    const std::optional<uint64_t> size = stream_->Size();
+    // The room to read into: exactly what is left when the data's length is known, else a room
+    // that grows while it fills.
+    uint64_t room = std::min(limit, kUnknownRestStep);
+    if (size) room = std::min(limit, *size - std::min(*size, stream_->Tell()));
+    PyObject* out = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(room));
+    if (out == nullptr) throw nb::python_error();
+    uint64_t filled = 0;
     Status failure;
-    {
-      nb::gil_scoped_release release;
-      if (n < 0) {
-        auto all = stream_->ReadAll();
-        if (all.ok())
-          out = std::move(*all);
-        else
-          failure = all.status();
-      } else {
-        out.resize(static_cast<size_t>(n));
-        auto got = stream_->Read(out.data(), out.size());
-        if (got.ok())
-          out.resize(*got);
-        else
-          failure = got.status();
+    while (true) {
+      Result<size_t> got = size_t{0};
+      {
+        nb::gil_scoped_release release;
+        got = stream_->Read(PyBytes_AS_STRING(out) + filled, static_cast<size_t>(room - filled));
       }
+      if (!got.ok()) {
+        failure = got.status();
+        break;
+      }
+      filled += *got;
+      if (size || *got == 0 || filled < room || room == limit) break;
+      // The data's length is not known and the room is full: make more.
+      room = std::min(limit, room * 2);
+      if (_PyBytes_Resize(&out, static_cast<Py_ssize_t>(room)) != 0) throw nb::python_error();
     }
-    Check(failure);
-    return nb::bytes(out.data(), out.size());
+    if (!failure.ok()) {
+      Py_DECREF(out);
+      Raise(failure);
+    }
+    if (filled != room && _PyBytes_Resize(&out, static_cast<Py_ssize_t>(filled)) != 0) {
+      throw nb::python_error();
+    }
+    return nb::steal(out);
   }
 
-  nb::bytes ReadLine() {
+  nb::object ReadLine() {
     Result<std::string> line = std::string();
     {
       nb::gil_scoped_release release;
       line = stream_->ReadLine();
     }
-    std::string s = Unwrap(std::move(line));
-    return nb::bytes(s.data(), s.size());
+    return ToBytes(Unwrap(std::move(line)));
   }
 
   // Records from here to the end, counted in C++ without the GIL (the bytes are read, not kept).
@@ -402,6 +431,8 @@ class PyStream {
     Check(s);
   }
   uint64_t Tell() const { return stream_->Tell(); }
+  // The data's length when known without reading on (DataStream::Size), else None.
+  std::optional<uint64_t> Size() const { return stream_->Size(); }
   std::optional<nb::bytes> Header() const {
     const auto& h = stream_->header();
     if (!h) return std::nullopt;
@@ -410,6 +441,22 @@ class PyStream {
   uint64_t BytesFetched() const { return stream_->bytes_fetched(); }
 
  private:
+  // Where the length of the rest is unknown (line mode before its end is found, compressed
+  // data), read() reads into rooms that grow from this size.
+  static constexpr uint64_t kUnknownRestStep = uint64_t{1} << 20;
+
+  // A copy of `s` as bytes; a long one is copied with the GIL released.
+  static nb::object ToBytes(const std::string& s) {
+    if (s.size() < kCopyWithoutGilMin) return nb::bytes(s.data(), s.size());
+    PyObject* out = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(s.size()));
+    if (out == nullptr) throw nb::python_error();
+    {
+      nb::gil_scoped_release release;
+      std::memcpy(PyBytes_AS_STRING(out), s.data(), s.size());
+    }
+    return nb::steal(out);
+  }
+
   std::unique_ptr<DataStream> stream_;
 };
 
@@ -787,7 +834,9 @@ NB_MODULE(_quarry, m) {
       .def_prop_ro("list_pages", &PyPlan::list_pages);
 
   nb::class_<PyStream>(m, "Stream")
-      .def(nb::init<const nb::dict&, const nb::dict&>(), "partition"_a, "options"_a)
+      .def(nb::init<const nb::dict&, const nb::dict&,
+                    std::optional<std::pair<uint64_t, uint64_t>>>(),
+           "partition"_a, "options"_a, "byte_range"_a = nb::none())
       .def("readinto", &PyStream::ReadInto, "buffer"_a)
       .def("read", &PyStream::Read, "n"_a = -1)
       .def("read_chunk", &PyStream::ReadChunk, "max"_a = -1)
@@ -796,6 +845,7 @@ NB_MODULE(_quarry, m) {
       .def("count_records", &PyStream::CountRecords)
       .def("seek", &PyStream::Seek, "pos"_a)
       .def("tell", &PyStream::Tell)
+      .def_prop_ro("size", &PyStream::Size)
       .def_prop_ro("header", &PyStream::Header)
       .def_prop_ro("bytes_fetched", &PyStream::BytesFetched);
 }
