@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/config_files.h"
+
 namespace quarry {
 namespace {
 
