@@ -6,14 +6,15 @@
 namespace quarry {
 namespace {
 
-// Element text as sent: also a key of only white space, which pugixml drops by default.
+// Element text as sent: also a key of only white space, which pugixml drops by default. Bodies
+// are read as UTF-8 (what S3 sends), never converted from an encoding guessed from their bytes.
 constexpr unsigned kParseOptions = pugi::parse_default | pugi::parse_ws_pcdata_single;
 
 }  // namespace
 
 Result<ListObjectsV2Page> ParseListObjectsV2(std::string_view body) {
   pugi::xml_document doc;
-  auto parsed = doc.load_buffer(body.data(), body.size(), kParseOptions);
+  auto parsed = doc.load_buffer(body.data(), body.size(), kParseOptions, pugi::encoding_utf8);
   if (!parsed) return Status(StatusCode::kIoError, parsed.description());
   ListObjectsV2Page out;
   auto root = doc.child("ListBucketResult");
@@ -39,7 +40,7 @@ S3ErrorReply ParseS3ErrorReply(std::string_view body) {
   S3ErrorReply out;
   if (body.empty()) return out;
   pugi::xml_document doc;
-  if (!doc.load_buffer(body.data(), body.size(), kParseOptions)) return out;
+  if (!doc.load_buffer(body.data(), body.size(), kParseOptions, pugi::encoding_utf8)) return out;
   out.code = doc.child("Error").child_value("Code");
   out.message = doc.child("Error").child_value("Message");
   return out;

@@ -18,7 +18,7 @@ struct ListObjectsV2Page {
   std::string next_continuation_token;  // as sent; empty when absent
 };
 
-// Parses the body of a ListObjectsV2 reply (<ListBucketResult>). Each <Contents> gives an
+// Parses the body of a ListObjectsV2 reply (<ListBucketResult>), read as UTF-8. Each <Contents> gives an
 // ObjectInfo with key, size (0 when missing or not a number), etag without its surrounding
 // quotes, and last_modified as sent; each <CommonPrefixes><Prefix> a common prefix. When
 // <EncodingType> is "url", keys and prefixes are percent-decoded ('+' is a space), as the reply

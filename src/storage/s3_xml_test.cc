@@ -55,6 +55,16 @@ TEST(ParseListObjectsV2, KeepsAKeyOfOnlyWhiteSpace) {
   EXPECT_EQ(parsed->page.common_prefixes[0], "  ");
 }
 
+TEST(ParseListObjectsV2, ReadsTheBodyAsUtf8WhateverItDeclares) {
+  // Keys are compared with what was written byte for byte; no guessed conversion may change them.
+  auto parsed = ParseListObjectsV2(
+      "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><ListBucketResult><Contents><Key>caf\xC3\xA9"
+      "</Key></Contents></ListBucketResult>");
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->page.objects.size(), 1u);
+  EXPECT_EQ(parsed->page.objects[0].key, "caf\xC3\xA9");
+}
+
 TEST(ParseListObjectsV2, MalformedXmlIsAnIoErrorAndOtherDocumentsAreEmpty) {
   auto malformed = ParseListObjectsV2("<ListBucketResult><Contents>");
   ASSERT_FALSE(malformed.ok());
