@@ -62,18 +62,19 @@ void CheckYaml(std::string_view text) {
 void CheckIni(std::string_view text) {
   const Sections parsed = quarry::ParseIni(text);
   std::string written;
+  auto write_options = [&](const quarry::StorageOptions& options) {
+    for (const auto& [key, value] : options) {
+      if (!Trimmed(key) || !Trimmed(value) || key.find('=') != std::string::npos) abort();
+      written.append(key).append(" = ").append(value).append("\n");
+    }
+  };
   // Keys before any [section] are section ""; they must come first.
-  if (auto it = parsed.find(""); it != parsed.end()) {
-    for (const auto& [key, value] : it->second) written += key + " = " + value + "\n";
-  }
+  if (auto it = parsed.find(""); it != parsed.end()) write_options(it->second);
   for (const auto& [section, options] : parsed) {
     if (!Trimmed(section)) abort();
     if (section.empty()) continue;
-    written += "[" + section + "]\n";
-    for (const auto& [key, value] : options) {
-      if (!Trimmed(key) || !Trimmed(value) || key.find('=') != std::string::npos) abort();
-      written += key + " = " + value + "\n";
-    }
+    written.append("[").append(section).append("]\n");
+    write_options(options);
   }
   if (quarry::ParseIni(written) != parsed) abort();
 }
