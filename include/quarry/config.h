@@ -72,12 +72,4 @@ bool IsSecretKey(std::string_view key);
 // "{endpoint=http://..., secret_access_key=***}" — secrets replaced, for logs and reprs.
 std::string RedactedString(const StorageOptions& options);
 
-// Parses the YAML subset of the config file (two-level mapping of scalars, '#' comments,
-// optional quotes). Exposed for tests. `source` names the file in error messages.
-Result<std::map<std::string, StorageOptions>> ParseConfigYaml(std::string_view text,
-                                                              std::string_view source);
-
-// Parses an INI file (~/.aws/credentials, ~/.aws/config): section → key → value.
-std::map<std::string, StorageOptions> ParseIni(std::string_view text);
-
 }  // namespace quarry

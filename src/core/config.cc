@@ -11,6 +11,8 @@
 #include <sstream>
 #include <vector>
 
+#include "core/config_files.h"
+
 namespace quarry {
 namespace {
 

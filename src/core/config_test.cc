@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/config_files.h"
 #include "quarry/registry.h"
 
 namespace quarry {

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/config_files.h"
 #include "storage/backends.h"
 
 namespace quarry {

@@ -16,6 +16,7 @@
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
 #include "storage/backends.h"
+#include "storage/s3_xml.h"
 
 namespace quarry {
 namespace {
@@ -81,31 +82,6 @@ bool IsIpOrLocal(std::string_view host) {
   });
 }
 
-std::string UrlDecode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size()) {
-      unsigned v = 0;
-      auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
-      if (ec == std::errc() && p == in.data() + i + 3) {
-        out.push_back(static_cast<char>(v));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(in[i] == '+' ? ' ' : in[i]);
-  }
-  return out;
-}
-
-std::string StripQuotes(std::string_view etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  return std::string(etag);
-}
-
 // The headers that store PutOptions with an object (on PUT, or on starting a multipart upload).
 http::HeaderList MetadataHeaders(const PutOptions& options) {
   http::HeaderList headers;
@@ -152,27 +128,6 @@ std::string Base64Md5(std::string_view data) {
   unsigned char out[64];
   int n = EVP_EncodeBlock(out, md, static_cast<int>(len));
   return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
-}
-
-std::string XmlEscape(std::string_view in) {
-  std::string out;
-  for (char c : in) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // Control characters cannot appear in XML 1.0 text; a numeric reference keeps them.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          out += "&#" + std::to_string(static_cast<int>(c)) + ";";
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
 }
 
 class S3Store;
@@ -473,14 +428,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
   // Maps a non-2xx reply to a Status that names what failed and how to fix it.
   Status ErrorFor(std::string_view op, std::string_view bucket, std::string_view key,
                   const HttpResponse& resp) const {
-    std::string code, message;
-    if (!resp.body.empty()) {
-      pugi::xml_document doc;
-      if (doc.load_buffer(resp.body.data(), resp.body.size())) {
-        code = doc.child("Error").child_value("Code");
-        message = doc.child("Error").child_value("Message");
-      }
-    }
+    auto [code, message] = ParseS3ErrorReply(resp.body);
     std::string uri = s_.scheme + "://" + std::string(bucket);
     if (!key.empty()) uri += "/" + std::string(key);
     const std::string where = " at endpoint " + endpoint();
@@ -587,29 +535,15 @@ Result<bool> S3Lister::Next(ListPage* page) {
   QUARRY_ASSIGN_OR_RETURN(auto resp,
                           store_->Call("GET", bucket_, "", query, {}, {}, nullptr, true));
   if (resp.status != 200) return store_->ErrorFor("list", bucket_, prefix_, resp);
-  pugi::xml_document doc;
-  auto parsed = doc.load_buffer(resp.body.data(), resp.body.size());
-  if (!parsed) {
+  auto parsed = ParseListObjectsV2(resp.body);
+  if (!parsed.ok()) {
     return Status(StatusCode::kIoError, "list " + store_->settings().scheme + "://" + bucket_ +
                                             "/" + prefix_ + ": malformed reply from " +
-                                            store_->endpoint() + ": " + parsed.description());
+                                            store_->endpoint() + ": " + parsed.status().message());
   }
-  auto root = doc.child("ListBucketResult");
-  const bool url_encoded = std::string_view(root.child_value("EncodingType")) == "url";
-  auto decode = [&](const char* s) { return url_encoded ? UrlDecode(s) : std::string(s); };
-  for (auto node = root.child("Contents"); node; node = node.next_sibling("Contents")) {
-    ObjectInfo info;
-    info.key = decode(node.child_value("Key"));
-    info.size = node.child("Size").text().as_ullong();
-    info.etag = StripQuotes(node.child_value("ETag"));
-    info.last_modified = node.child_value("LastModified");
-    page->objects.push_back(std::move(info));
-  }
-  for (auto node = root.child("CommonPrefixes"); node; node = node.next_sibling("CommonPrefixes")) {
-    page->common_prefixes.push_back(decode(node.child_value("Prefix")));
-  }
-  bool truncated = std::string_view(root.child_value("IsTruncated")) == "true";
-  continuation_ = root.child_value("NextContinuationToken");
+  *page = std::move(parsed->page);
+  const bool truncated = parsed->truncated;
+  continuation_ = std::move(parsed->next_continuation_token);
   if (!truncated || continuation_.empty()) done_ = true;
   return true;
 }
