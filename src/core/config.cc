@@ -29,14 +29,6 @@ std::string Upper(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Strips a trailing " # comment" outside quotes and surrounding quotes of a scalar.
 std::string YamlScalar(std::string_view raw) {
   std::string v = Trim(raw);
@@ -120,6 +112,14 @@ Result<std::map<std::string, StorageOptions>> ParseConfigYaml(std::string_view t
     }
   }
   return out;
+}
+
+std::optional<std::string> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::map<std::string, StorageOptions> ParseIni(std::string_view text) {
@@ -225,7 +225,7 @@ Result<StorageOptions> ResolveConfig(const ConfigSpec& spec, const StorageOption
     path = env.home + "/.config/quarry/config.yaml";
   }
   if (!path.empty()) {
-    auto text = ReadFile(path);
+    auto text = ReadConfigFile(path);
     if (!text && explicit_path) {
       return InvalidArgument("config file '" + path +
                              "' (from QUARRY_CONFIG) cannot be read: fix the path or unset it");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,8 @@ Result<std::map<std::string, StorageOptions>> ParseConfigYaml(std::string_view t
 // trimmed, "#" and ";" comment lines; keys before any [section] go to section "". Lines that are
 // neither a section nor "key = value" are skipped; never fails.
 std::map<std::string, StorageOptions> ParseIni(std::string_view text);
+
+// The whole content of a configuration file, or nullopt when it cannot be opened.
+std::optional<std::string> ReadConfigFile(const std::string& path);
 
 }  // namespace quarry

@@ -1,21 +1,10 @@
 // The configuration of the S3-compatible schemes (s3, cos): keys, secrets, the standard AWS
 // environment variables and profile files; registered with the factory of s3_store.cc.
-#include <fstream>
-#include <sstream>
-
 #include "core/config_files.h"
 #include "storage/backends.h"
 
 namespace quarry {
 namespace {
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Step 4 for s3: the profile AWS_PROFILE (or "default") of ~/.aws/credentials and
 // ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE override the paths).
@@ -29,7 +18,7 @@ void AddAwsProfile(const ConfigEnvironment& env, StorageOptions* out) {
   };
   auto merge = [&](const std::string& path, const std::string& section) {
     if (path.empty()) return;
-    auto text = ReadFile(path);
+    auto text = ReadConfigFile(path);
     if (!text) return;
     auto ini = ParseIni(*text);
     auto it = ini.find(section);
