@@ -1,8 +1,8 @@
 // libFuzzer target: ParseUri on arbitrary text.
 // Properties: a parsed URI's canonical text parses back to the same URI and prints the same
 // text again; a failure is InvalidArgument with a message that quotes the input; the scheme is
-// a known one, in lower case; object-store URIs have a bucket and keep the key byte for byte,
-// file URIs have no bucket.
+// well formed and in lower case (which schemes have a backend is the registry's to say);
+// object-store URIs have a bucket and keep the key byte for byte, file URIs have no bucket.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,8 +12,14 @@
 
 namespace {
 
-bool IsKnownScheme(std::string_view s) {
-  return s == "s3" || s == "cos" || s == "gs" || s == "az" || s == "file" || s == "mem";
+bool IsWellFormedScheme(std::string_view s) {
+  if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
+  for (char c : s) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -26,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     if (uri.status().message().empty()) abort();
     return 0;
   }
-  if (!IsKnownScheme(uri->scheme)) abort();
+  if (!IsWellFormedScheme(uri->scheme)) abort();
   if (uri->scheme == "file" ? !uri->bucket.empty() : uri->bucket.empty()) abort();
   if (uri->scheme != "file") {
     // scheme://bucket[/key], the key byte for byte as given.
