@@ -171,9 +171,16 @@ Status CheckOptionKeys(const ConfigSpec& spec, const StorageOptions& options,
         std::any_of(spec.shipped_keys.begin(), spec.shipped_keys.end(), is_key)) {
       continue;
     }
-    std::string message = "unknown " + what + " '" + key + "' for " + spec.scheme;
+    std::string message = "unknown ";
+    message += what;
+    message += " '";
+    message += key;
+    message += "' for ";
+    message += spec.scheme;
     if (auto closest = ClosestKey(key, spec.keys); !closest.empty()) {
-      message += ": did you mean '" + std::string(closest) + "'?";
+      message += ": did you mean '";
+      message += closest;
+      message += "'?";
     }
     message += " (the README's Configuration section lists them)";
     return InvalidArgument(message);

@@ -49,8 +49,12 @@ Status CheckSpec(const BackendSpec& spec, const std::deque<BackendSpec>& registe
   }
   for (const auto& key : spec.config.secret_keys) {
     if (!IsSecretKey(key)) {
-      return InvalidArgument("secret key '" + key + "' of scheme '" + scheme +
-                             "' would be printed: name it so that IsSecretKey holds");
+      std::string message = "secret key '";
+      message += key;
+      message += "' of scheme '";
+      message += scheme;
+      message += "' would be printed: name it so that IsSecretKey holds";
+      return InvalidArgument(message);
     }
   }
   if (!spec.make) return InvalidArgument("backend '" + scheme + "' has no factory");
