@@ -168,12 +168,12 @@ TEST_F(RgwTest, LargeMultipartRoundTripByHash) {
 
 // Resets this process's peak resident memory (VmHWM) to its current resident size; false where
 // the kernel does not let a process do so, or where the figure would not be the program's own
-// (under AddressSanitizer, whose shadow and quarantine of freed memory count too).
+// (under AddressSanitizer or ThreadSanitizer, whose shadow memory and quarantine count too).
 bool ResetPeakMemory() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
   return false;
 #endif
 #endif
