@@ -10,6 +10,7 @@ from ._api import (BucketInfo, ObjectInfo, Plan, create_bucket, delete, get, ls,
                    stat)
 from ._executor import Job, map, map_reduce, submit
 from ._partition import DataStream, Partition
+from ._progress import Snapshot
 from .errors import (Cancelled, InvalidArgument, NotFound, PermissionDenied, PreconditionFailed,
                      QuarryError, TaskError, Unavailable)
 
@@ -17,7 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BucketInfo", "Cancelled", "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
-    "PermissionDenied", "Plan", "PreconditionFailed", "QuarryError", "TaskError", "Unavailable",
+    "PermissionDenied", "Plan", "PreconditionFailed", "QuarryError", "Snapshot", "TaskError", "Unavailable",
     "create_bucket", "data", "delete", "get", "ls", "map", "map_reduce", "open", "plan", "put",
     "stat", "submit",
 ]

@@ -80,8 +80,17 @@ def submit(fn, inputs, *, extra_args=(), executor=None, partitions_per_task=None
     records each finished partition with its result there: a rerun of the same plan skips what
     is done and returns the same results. output="s3://bucket/out/" stores each partition's
     result there, named by partition (<bucket>/<key>.part-NNNNN; bytes and str as they are,
-    anything else pickled), with the job's credential, and returns those URIs as results."""
+    anything else pickled), with the job's credential, and returns those URIs as results.
+    progress=True draws the job's progress on stderr (partitions done of those known, objects
+    listed while listing runs, bytes, MB/s, partitions/s and the time left), with tqdm where it
+    is installed, else as a plain line (progress="plain" asks for that line); a callable is
+    given each quarry.Snapshot instead (done, known, listing, objects, bytes_done, bytes_known,
+    elapsed; eta()); None (default): on when stderr is a terminal. It is updated 4 times a
+    second while the job runs, and once when it ends."""
     _check_job_arguments(fn, extra_args, partitions_per_task, on_error, max_failures)
+    if not (progress in (None, True, False, "plain") or callable(progress)):
+        raise InvalidArgument(f"progress={progress!r} is not allowed: give True, False, None "
+                              "(on in a terminal), 'plain' (a line without tqdm) or a function of a Snapshot")
     plan_opts, ray_opts, run_opts = _split_options(dict(options))
     plan = inputs if isinstance(inputs, Plan) else Plan(inputs, **plan_opts)
     if checkpoint is not None:

@@ -18,6 +18,7 @@ import traceback
 
 from . import _quarry
 from ._checkpoint import MISSING
+from ._progress import Progress, Snapshot
 from .errors import Cancelled, InvalidArgument, TaskError
 
 # Completions buffered for as_completed() before it is first called; past that the job stops
@@ -59,14 +60,22 @@ def _picklable(e):
         return None
 
 
-def _stats_delta(before, after):
-    return {k: after[k] - before[k] for k in after}
+class _Counting:
+    """Counts the requests made on this thread, and on the threads Quarry starts from it, into
+    `counters` (a _quarry.RequestCounters) while the block runs; other work of the process (other
+    jobs, other tasks) is not counted."""
 
+    def __init__(self, counters):
+        self.counters = counters
+        self._previous = None
 
-def _process_counters():
-    s = _quarry.stats()
-    s["credential_fetches"] = _quarry.credential_fetch_count()
-    return s
+    def __enter__(self):
+        self._previous = _quarry.set_request_counters(self.counters)
+        return self.counters
+
+    def __exit__(self, *exc):
+        _quarry.set_request_counters(self._previous)
+        self._previous = None
 
 
 class _OpenAhead:
@@ -76,9 +85,10 @@ class _OpenAhead:
     looks at keys costs no request, one that skips some partitions stops the opening until it
     reads again); the streams opened ahead hold at most readahead x read_window each."""
 
-    def __init__(self, partitions, depth):
+    def __init__(self, partitions, depth, counters=None):
         self._partitions = partitions
         self._depth = depth
+        self._counters = counters
         self._pool = None
 
     def before(self, i):
@@ -86,7 +96,8 @@ class _OpenAhead:
             return
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(
-                self._depth, thread_name_prefix="quarry-ahead")
+                self._depth, thread_name_prefix="quarry-ahead",
+                initializer=_quarry.set_request_counters, initargs=(self._counters,))
         for p in self._partitions[i + 1:i + 1 + self._depth]:
             p._open_ahead(self._pool)
 
@@ -141,28 +152,34 @@ def run_batch(fn, partitions, extra_args, open_ahead=0, cancel=None, output=None
     """Body of one task: runs fn on each partition in order; stops at the first failure, or
     before the next partition once `cancel` (a threading.Event, in-process runs only) is set.
     With `output` (an Output), each result is stored there and its URI returned instead.
-    Returns (results, failure or None, request counters' delta, seconds spent in fn)."""
-    before = _process_counters()
+    Returns (results, failure or None, the task's request counters, seconds spent in fn): the
+    requests made for this task alone, whatever else the process runs at the same time."""
+    counters = _quarry.RequestCounters()
+    fetches = _quarry.credential_fetch_count()
     results = []
     failure = None
-    ahead = _OpenAhead(partitions, open_ahead)
+    ahead = _OpenAhead(partitions, open_ahead, counters)
     t0 = time.perf_counter()
     try:
-        for i, p in enumerate(partitions):
-            if cancel is not None and cancel.is_set():
-                break
-            ahead.before(i)
-            ok, value = _call(fn, p, extra_args)
-            if ok and output is not None:
-                ok, value = _call(output.write, p, (value,))
-            if not ok:
-                failure = value
-                break
-            results.append(value)
+        with _Counting(counters):
+            for i, p in enumerate(partitions):
+                if cancel is not None and cancel.is_set():
+                    break
+                ahead.before(i)
+                ok, value = _call(fn, p, extra_args)
+                if ok and output is not None:
+                    ok, value = _call(output.write, p, (value,))
+                if not ok:
+                    failure = value
+                    break
+                results.append(value)
     finally:
         ahead.close()
     seconds = time.perf_counter() - t0
-    return results, failure, _stats_delta(before, _process_counters()), seconds
+    delta = counters.snapshot()
+    # Token exchanges are counted by process: a worker's own refreshes mid-job.
+    delta["credential_fetches"] = _quarry.credential_fetch_count() - fetches
+    return results, failure, delta, seconds
 
 
 class _TaskLost(Exception):
@@ -324,7 +341,11 @@ class Job:
                        "wall_seconds": 0.0, "failed_partitions": 0, "lost_tasks": 0,
                        "skipped_partitions": 0,
                        "executor": name}
-        self._bar = _progress_bar(progress)
+        # Requests of the driver for this job: listing the plan, the checkpoint's records.
+        self._driver_counters = _quarry.RequestCounters()
+        self._objects_listed = 0
+        self._bytes_listed = 0
+        self._bar = Progress.make(progress)
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name="quarry-job", daemon=True)
         self._thread.start()
@@ -396,8 +417,15 @@ class Job:
 
     @property
     def stats(self):
+        """The job's own counters, whatever else the process runs: partitions, tasks, the
+        requests its tasks made (wherever they ran; retries included), bytes_read (response
+        bytes they received), retries, connections_opened, credential_fetches, list_pages and
+        driver_requests (listing the plan, checkpoint records), failed and skipped partitions,
+        lost tasks, wall_seconds, and the executor's name."""
+        driver = self._driver_counters.snapshot()
         with self._lock:
             s = dict(self._stats)
+        s["driver_requests"] = driver["requests"]
         if not self._done.is_set():
             s["wall_seconds"] = time.perf_counter() - self._t0
         return s
@@ -427,6 +455,7 @@ class Job:
 
     # --- the driver ---
     def _run(self):
+        _quarry.set_request_counters(self._driver_counters)
         runner = None
         listing = _Listing(self._plan, self)
         try:
@@ -450,7 +479,7 @@ class Job:
                 self._stats["list_pages"] = self._plan.list_pages
                 self._stats["wall_seconds"] = time.perf_counter() - self._t0
             if self._bar is not None:
-                self._bar.close()
+                self._bar.close(self._snapshot())
             with self._changed:
                 self._done.set()
                 self._changed.notify_all()
@@ -470,9 +499,6 @@ class Job:
                            self._cancel, self._output)
 
     def _drive(self, runner, listing):
-        in_process = isinstance(runner, _PoolRunner) and runner._in_process
-        before = _process_counters() if in_process else None
-        self._in_process = in_process
         in_flight = {}   # handle -> [(index, partition), ...]
         retry = collections.deque()   # (index, partition, tries so far), run alone
         tries = {}
@@ -499,6 +525,7 @@ class Job:
                 if listing.finished() and not retry:
                     break
                 listing.wait_for_more(0.1)
+                self._update_bar()
                 continue
             for handle in runner.wait(list(in_flight), 0.1):
                 batch = in_flight.pop(handle)
@@ -508,8 +535,6 @@ class Job:
             self._update_bar()
         if self._cancel.is_set() or self._error is not None:
             runner.cancel(list(in_flight))
-        if before is not None:
-            self._add_stats(_stats_delta(before, _process_counters()))
         listing.raise_if_failed()
 
     def _next_batch(self, runner, listing, retry, in_flight):
@@ -568,8 +593,7 @@ class Job:
             error = TaskError(p.uri, p.part, f"{lost} (tried {_TRIES} times)")
             self._record_failure(index, p, error)
             return
-        if not self._in_process:
-            self._add_stats(delta)
+        self._add_stats(delta)
         with self._changed:
             self._seconds += seconds
             self._timed += len(results) + (1 if failure else 0)
@@ -648,18 +672,15 @@ class Job:
             # Exchanges workers had to make themselves (a token neared expiry mid-job).
             self._stats["credential_fetches"] += delta.get("credential_fetches", 0)
 
-    def _update_bar(self):
-        if self._bar is None:
-            return
+    def _snapshot(self):
         with self._lock:
-            done, total, listed = self._completed, self._stats["partitions"], self._listing_done
-            moved = self._bytes_done
-        elapsed = max(time.perf_counter() - self._t0, 1e-9)
-        self._bar.total = total
-        self._bar.n = done
-        self._bar.set_postfix_str(f"{moved / elapsed / 1e6:.1f} MB/s"
-                                  + ("" if listed else ", listing"), refresh=False)
-        self._bar.refresh()
+            return Snapshot(self._completed, self._stats["partitions"], not self._listing_done,
+                            self._objects_listed, self._bytes_done, self._bytes_listed,
+                            time.perf_counter() - self._t0)
+
+    def _update_bar(self):
+        if self._bar is not None:
+            self._bar.update(self._snapshot())
 
 
 class _Listing:
@@ -677,12 +698,15 @@ class _Listing:
         self._thread.start()
 
     def _run(self):
+        _quarry.set_request_counters(self._job._driver_counters)
         checkpoint = self._job._checkpoint
         try:
             for index, p in enumerate(self._plan):
                 with self._job._lock:
                     self._job._stats["partitions"] += 1
                     self._job._total = index + 1
+                    self._job._objects_listed += p.part == 0
+                    self._job._bytes_listed += p.byte_range[1] - p.byte_range[0]
                 if checkpoint is not None:
                     value = checkpoint.lookup(p)
                     if value is not MISSING:
@@ -742,16 +766,3 @@ class _Listing:
         with self._cv:
             self._stopped = True
             self._cv.notify_all()
-
-
-def _progress_bar(progress):
-    import sys
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=0, unit="part", desc="quarry")

@@ -31,6 +31,14 @@ def delete(uri: str, recursive: bool, options: Mapping[str, str]) -> int: ...
 
 def create_bucket(uri: str, options: Mapping[str, str]) -> None: ...
 
+class RequestCounters:
+    """Requests counted for one piece of work, on whichever thread."""
+    def __init__(self) -> None: ...
+    def snapshot(self) -> dict[str, int]: ...
+
+def set_request_counters(counters: RequestCounters | None) -> RequestCounters | None:
+    """Makes `counters` those this thread's requests count into; returns the previous ones."""
+
 def stats() -> dict:
     """Request counters of this process's stores."""
 

@@ -341,3 +341,81 @@ def test_obj_put_writes_beside_the_partition_with_the_jobs_credential(bucket):
     assert quarry.get(uris[2]) == b"1"
     with pytest.raises(quarry.TaskError, match="writes with the job's s3 credential"):
         quarry.map(lambda obj: obj.put("gs://elsewhere/x", b""), prefix, executor="local")
+
+
+def _read_slowly(obj):
+    data = obj.read()
+    time.sleep(0.02)  # the jobs overlap
+    return len(data)
+
+
+def test_concurrent_local_jobs_count_only_their_own_requests(bucket):
+    prefixes = [_objects(f"s3://{bucket}/j{j}/", 25, b"y" * 1000) for j in range(4)]
+    jobs = [quarry.submit(_read_slowly, p, executor="local", num_threads=4) for p in prefixes]
+    for job in jobs:
+        assert job.result() == [1000] * 25
+    for job in jobs:
+        # One GET per object of its own; the other three jobs' requests are not its.
+        assert job.stats["requests"] == 25, job.stats
+        assert job.stats["bytes_read"] == 25 * 1000, job.stats
+        assert job.stats["retries"] == 0
+        assert job.stats["driver_requests"] >= 1  # its listing
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_bytes_read_means_the_same_on_ray_and_locally(bucket):
+    prefix = _objects(f"s3://{bucket}/r/", 12, b"z" * 3000)
+    for executor in ("ray", "local"):
+        job = quarry.submit(lambda obj: len(obj.read()), prefix, executor=executor)
+        assert job.result() == [3000] * 12
+        assert job.stats["requests"] == 12 and job.stats["bytes_read"] == 12 * 3000, executor
+
+
+def test_progress_describes_listing_then_the_time_left():
+    from quarry._progress import Snapshot
+    listing = Snapshot(done=10, known=40, listing=True, objects=35, bytes_done=2_000_000,
+                       bytes_known=8_000_000, elapsed=2.0)
+    assert listing.eta() is None
+    assert "listing: 35 objects so far" in listing.describe()
+    assert "1.0 MB/s" in listing.describe() and "5.0 part/s" in listing.describe()
+    listed = Snapshot(done=10, known=40, listing=False, objects=40, bytes_done=2_000_000,
+                      bytes_known=8_000_000, elapsed=2.0)
+    assert listed.eta() == pytest.approx(6.0)  # 6 MB left at 1 MB/s
+    assert "ETA 0:06" in listed.describe()
+    no_bytes = Snapshot(done=5, known=20, listing=False, objects=20, bytes_done=0,
+                        bytes_known=0, elapsed=1.0)
+    assert no_bytes.eta() == pytest.approx(3.0)  # by partitions: 15 left at 5 per second
+
+
+def test_plain_progress_without_tqdm_ends_with_the_totals(mem_prefix, capsys, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    _objects(mem_prefix, 30, b"abc")
+    assert quarry.map(lambda obj: obj.size, mem_prefix, executor="local", progress=True) == [3] * 30
+    err = capsys.readouterr().err
+    assert "quarry: 30/30 partitions, 90 B" in err, err
+    with pytest.raises(quarry.InvalidArgument, match="progress='bar'"):
+        quarry.submit(len, mem_prefix, progress="bar")
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_progress_moves_every_second_on_ray_and_counts_what_was_listed(bucket):
+    prefix = _objects(f"s3://{bucket}/p/", 24, b"x" * 100)
+    seen = []
+    job = quarry.submit(lambda obj: time.sleep(0.3) or obj.size, prefix, executor="ray",
+                        partitions_per_task=4, progress=seen.append)
+    assert job.result() == [100] * 24
+    times = [s.elapsed for s in seen]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(seen) >= 5 and max(gaps) <= 1.0, gaps
+    last = seen[-1]
+    assert (last.done, last.known, last.listing, last.objects) == (24, 24, False, 24)
+    assert last.bytes_done == last.bytes_known == 2400
+    assert any(s.done < 24 and s.eta() is not None for s in seen)

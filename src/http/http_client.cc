@@ -238,9 +238,9 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
 
   long connects = 0;
   curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
-  stats_.connections_opened += static_cast<uint64_t>(connects);
-  stats_.bytes_received += transfer.bytes;
-  stats_.bytes_sent += request.body.size();
+  Count(&RequestCounters::connections_opened, static_cast<uint64_t>(connects));
+  Count(&RequestCounters::bytes_received, transfer.bytes);
+  Count(&RequestCounters::bytes_sent, request.body.size());
 
   if (rc == CURLE_WRITE_ERROR && !transfer.sink_status.ok()) {
     *retryable = false;
@@ -292,12 +292,12 @@ Result<HttpResponse> HttpClient::SendInPlace(const HttpRequest& request, BodySin
         return opened.status();
       }
       conn = std::move(*opened);
-      ++stats_.connections_opened;
+      Count(&RequestCounters::connections_opened, 1);
     }
     DirectConnection::Outcome out;
     Status s = conn->Exchange(request, sink, &out);
-    stats_.bytes_received += out.body_bytes;
-    stats_.bytes_sent += request.body.size();
+    Count(&RequestCounters::bytes_received, out.body_bytes);
+    Count(&RequestCounters::bytes_sent, request.body.size());
     if (!s.ok()) {
       conn.reset();
       // A kept-alive connection the server had closed meanwhile: the request never reached it,
@@ -318,6 +318,11 @@ Result<HttpResponse> HttpClient::SendInPlace(const HttpRequest& request, BodySin
   }
 }
 
+void HttpClient::Count(std::atomic<uint64_t> RequestCounters::*counter, uint64_t n) {
+  (stats_.*counter) += n;
+  if (RequestCounters* work = CurrentRequestCounters()) (work->*counter) += n;
+}
+
 Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>& build,
                                       BodySink* sink) {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -327,7 +332,7 @@ Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>&
   bool retryable = false;
   for (int attempt = 0; attempt < attempts; ++attempt) {
     if (attempt > 0) {
-      ++stats_.retries;
+      Count(&RequestCounters::retries, 1);
       int64_t cap =
           std::min<int64_t>(options_.retry.max_delay_ms,
                             int64_t{options_.retry.base_delay_ms} << std::min(attempt, 20));
@@ -341,7 +346,7 @@ Result<HttpResponse> HttpClient::Send(const std::function<Status(HttpRequest*)>&
       Return(std::move(handle));
       return built;
     }
-    ++stats_.requests;
+    Count(&RequestCounters::requests, 1);
     retryable = false;
     if (in_place_allowed_ && request.method == "GET" && sink != nullptr &&
         sink->receives_in_place()) {

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "quarry/request_counters.h"
 #include "quarry/status.h"
 
 namespace quarry::http {
@@ -85,14 +86,9 @@ struct HttpClientOptions {
   RetryPolicy retry;
 };
 
-// Counters since the client was made; cheap to read at any time.
-struct HttpStats {
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> bytes_received{0};
-  std::atomic<uint64_t> bytes_sent{0};
-  std::atomic<uint64_t> connections_opened{0};
-};
+// Counters since the client was made; cheap to read at any time. Each request also counts into
+// the counters of the work its thread does (request_counters.h).
+using HttpStats = RequestCounters;
 
 // True for responses worth sending again: 429, 500, 502, 503, 504, and S3's RequestTimeout.
 bool IsRetryableHttpStatus(int status, std::string_view body);
@@ -130,6 +126,9 @@ class HttpClient {
 
   HttpClientOptions options_;
   bool in_place_allowed_ = false;  // the option, and no proxy in the environment
+  // Adds `n` to the client's counter and to that of the work this thread does.
+  void Count(std::atomic<uint64_t> RequestCounters::*counter, uint64_t n);
+
   HttpStats stats_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;

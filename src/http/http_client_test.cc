@@ -215,6 +215,40 @@ TEST(HttpClientTest, RetriesThrottlingThenSucceeds) {
   EXPECT_EQ(resets, 2);
 }
 
+TEST(HttpClientTest, CountsEachThreadsRequestsIntoItsOwnWork) {
+  ScriptedServer server([](int i) {
+    return i == 0 ? Reply(503, "<Error><Code>SlowDown</Code></Error>") : Reply(200, "12345");
+  });
+  HttpClient client(FastRetries(5));
+  auto first = std::make_shared<RequestCounters>();
+  auto second = std::make_shared<RequestCounters>();
+  {
+    CountRequestsInto count(first);
+    ASSERT_TRUE(Get(client, server.url()).ok());  // a 503, then the reply
+    std::thread other([&] {
+      CountRequestsInto other_count(second);
+      for (int i = 0; i < 3; ++i) ASSERT_TRUE(Get(client, server.url()).ok());
+    });
+    other.join();
+    // A thread started for the work carries its counters over.
+    std::thread helper([&, counters = CurrentRequestCountersShared()] {
+      CountRequestsInto helper_count(counters);
+      ASSERT_TRUE(Get(client, server.url()).ok());
+    });
+    helper.join();
+  }
+  ASSERT_TRUE(Get(client, server.url()).ok());  // no work: the client's totals only
+  EXPECT_EQ(CurrentRequestCounters(), nullptr);
+  EXPECT_EQ(first->requests.load(), 3u);
+  EXPECT_EQ(first->retries.load(), 1u);
+  // The 503's body counts too: 36 bytes of error, then 5 + 5.
+  EXPECT_EQ(first->bytes_received.load(), 46u);
+  EXPECT_EQ(second->requests.load(), 3u);
+  EXPECT_EQ(second->retries.load(), 0u);
+  EXPECT_EQ(second->bytes_received.load(), 15u);
+  EXPECT_EQ(client.stats().requests.load(), 7u);
+}
+
 TEST(HttpClientTest, GivesUpAfterMaxAttempts) {
   ScriptedServer server([](int) { return Reply(503, "busy"); });
   HttpClient client(FastRetries(3));

@@ -24,6 +24,7 @@
 #include "quarry/key_rules.h"
 #include "quarry/plan.h"
 #include "quarry/registry.h"
+#include "quarry/request_counters.h"
 #include "quarry/store_util.h"
 
 namespace nb = nanobind;
@@ -705,6 +706,26 @@ void PutObject(const std::string& uri, nb::handle data, const StorageOptions& op
   drop_writer();
 }
 
+// Counters a Python caller hands to the threads of its work. The C++ side owns them outright
+// (no Python object behind the pointer), so a thread of Quarry's may drop the last reference
+// without the GIL.
+struct PyRequestCounters {
+  PyRequestCounters() : counters(std::make_shared<RequestCounters>()) {}
+  explicit PyRequestCounters(std::shared_ptr<RequestCounters> c) : counters(std::move(c)) {}
+
+  nb::dict Snapshot() const {
+    nb::dict d;
+    d["requests"] = counters->requests.load();
+    d["retries"] = counters->retries.load();
+    d["bytes_received"] = counters->bytes_received.load();
+    d["bytes_sent"] = counters->bytes_sent.load();
+    d["connections_opened"] = counters->connections_opened.load();
+    return d;
+  }
+
+  std::shared_ptr<RequestCounters> counters;
+};
+
 // Request counters summed over every store this process has made.
 nb::dict Stats() {
   StoreStats total;
@@ -822,6 +843,21 @@ NB_MODULE(_quarry, m) {
       "uri"_a, "options"_a);
 
   m.def("stats", &Stats, "Request counters of this process's stores.");
+  nb::class_<PyRequestCounters>(m, "RequestCounters",
+                                "Requests counted for one piece of work, on whichever thread.")
+      .def(nb::init<>())
+      .def("snapshot", &PyRequestCounters::Snapshot);
+  m.def(
+      "set_request_counters",
+      [](const PyRequestCounters* counters) -> std::optional<PyRequestCounters> {
+        std::shared_ptr<RequestCounters> previous =
+            SwapRequestCounters(counters == nullptr ? nullptr : counters->counters);
+        if (previous == nullptr) return std::nullopt;
+        return PyRequestCounters(std::move(previous));
+      },
+      "counters"_a.none(),
+      "Makes `counters` (None: none) those this thread's requests count into, and the threads "
+      "Quarry starts from it; returns the previous ones.");
 
   nb::class_<PyLister>(m, "Lister")
       .def(nb::init<const std::string&, const StorageOptions&, bool>(), "uri"_a, "options"_a,

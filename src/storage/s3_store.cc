@@ -15,6 +15,7 @@
 #include "auth/sigv4.h"
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
+#include "quarry/request_counters.h"
 #include "storage/backends.h"
 #include "storage/s3_xml.h"
 
@@ -742,17 +743,21 @@ class S3Writer final : public ObjectWriter {
     }
     // The bytes do not move with the buffer: the view stays valid while `owned` lives.
     const std::string_view body = owned.data ? owned.view() : borrowed;
-    auto done = std::async(std::launch::async, [this, part_index, body]() -> Status {
-      auto resp =
-          store_->Call("PUT", bucket_, key_,
-                       {{"partNumber", std::to_string(part_index + 1)}, {"uploadId", upload_id_}},
-                       {}, body, nullptr);
-      if (!resp.ok()) return resp.status();
-      if (resp->status != 200) return store_->ErrorFor("upload part", bucket_, key_, *resp);
-      std::lock_guard<std::mutex> lock(mu_);
-      etags_[part_index] = std::string(resp->Header("etag"));
-      return Status::Ok();
-    });
+    auto done =
+        std::async(std::launch::async,
+                   [this, part_index, body, counters = CurrentRequestCountersShared()]() -> Status {
+                     CountRequestsInto count(counters);
+                     auto resp = store_->Call(
+                         "PUT", bucket_, key_,
+                         {{"partNumber", std::to_string(part_index + 1)}, {"uploadId", upload_id_}},
+                         {}, body, nullptr);
+                     if (!resp.ok()) return resp.status();
+                     if (resp->status != 200)
+                       return store_->ErrorFor("upload part", bucket_, key_, *resp);
+                     std::lock_guard<std::mutex> lock(mu_);
+                     etags_[part_index] = std::string(resp->Header("etag"));
+                     return Status::Ok();
+                   });
     in_flight_.push_back({std::move(done), std::move(owned)});
     return Status::Ok();
   }

@@ -13,6 +13,8 @@
 #include <new>
 #include <thread>
 
+#include "quarry/request_counters.h"
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define QUARRY_PLAIN_READ_BUFFERS 1
 #elif defined(__has_feature)
@@ -313,7 +315,8 @@ StreamingRead::StreamingRead(ObjectStore& store, std::string_view bucket, std::s
                              uint64_t offset, uint64_t length, const ReadOptions& options,
                              size_t window, bool here)
     : state_(std::make_shared<State>(bucket, key, offset, length, options, here ? 0 : window)) {
-  auto run = [&store, state = state_] {
+  auto run = [&store, state = state_, counters = CurrentRequestCountersShared()] {
+    CountRequestsInto count(counters);
     StreamingSink sink(state.get());
     Status s = store
                    .ReadRange(state->bucket, state->key, state->offset, state->length, &sink,
@@ -403,7 +406,10 @@ class SubListing {
     ListOptions options;
     options.page_size = page_size;
     thread_ = std::thread([this, &store, bucket = std::move(bucket), prefix = std::move(prefix),
-                           options] { Run(store, bucket, prefix, options); });
+                           options, counters = CurrentRequestCountersShared()] {
+      CountRequestsInto count(counters);
+      Run(store, bucket, prefix, options);
+    });
   }
   ~SubListing() {
     {
@@ -886,7 +892,12 @@ Status ParallelFor(size_t count, int threads, const std::function<Status(size_t)
   };
   const size_t n = std::min<size_t>(count, static_cast<size_t>(std::max(1, threads)));
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < n; ++t) pool.emplace_back(worker);
+  for (size_t t = 1; t < n; ++t) {
+    pool.emplace_back([&worker, counters = CurrentRequestCountersShared()] {
+      CountRequestsInto count(counters);
+      worker();
+    });
+  }
   if (n > 0) worker();
   for (auto& t : pool) t.join();
   return first_status;
