@@ -268,7 +268,7 @@ class QuarryFileSystem(AbstractFileSystem):
         out = dict(files)
         if withdirs:
             out.update(dirs)
-            if found and key:
+            if (found and key) or self._is_bucket(path):  # posix find lists its root too
                 out[path] = self._dir_entry(path)
         if not found and key:
             try:

@@ -125,6 +125,8 @@ def test_ls_info_and_find_treat_folder_markers_as_directories(s3fs_):
     assert fs.find(f"{b}/d", withdirs=True) == [
         f"{b}/d", f"{b}/d/empty", f"{b}/d/f.txt", f"{b}/d/sub", f"{b}/d/sub/g.txt"]
     assert fs.find(f"{b}/d", maxdepth=1) == [f"{b}/d/f.txt"]
+    assert fs.find(b, withdirs=True)[:2] == [b, f"{b}/d"]
+    assert fs.find(b) == [f"{b}/d-other", f"{b}/d/f.txt", f"{b}/d/sub/g.txt", f"{b}/dx/h"]
     assert fs.glob(f"{b}/d/**/*.txt") == [f"{b}/d/f.txt", f"{b}/d/sub/g.txt"]
     assert sorted(fs.glob(f"{b}/d*")) == [f"{b}/d", f"{b}/d-other", f"{b}/dx"]
     assert [(root, sorted(dirs), sorted(files)) for root, dirs, files in fs.walk(f"{b}/d")] == [
