@@ -38,7 +38,7 @@ from fsspec.utils import isfilelike, stringify_path
 
 from . import _api, _quarry
 from ._partition import DataStream
-from .errors import InvalidArgument, NotFound
+from .errors import InvalidArgument, NotFound, PermissionDenied
 
 __all__ = ["QuarryFileSystem", "filesystem_class", "register"]
 
@@ -76,7 +76,7 @@ class QuarryFileSystem(AbstractFileSystem):
         if anon:
             if "anonymous" not in _quarry.scheme_keys(self.scheme):
                 # pandas asks again with anon=True after a PermissionError.
-                raise _permission_denied(
+                raise PermissionDenied(
                     f"anonymous access (anon=True) is not available for {self.scheme} through "
                     f"Quarry: give credentials of the scheme ({self.scheme} storage options or "
                     "its environment variables)")
@@ -701,11 +701,6 @@ def _parse_time(text):
     except ValueError:
         return None
     return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
-
-
-def _permission_denied(message):
-    from .errors import PermissionDenied
-    return PermissionDenied(message)
 
 
 def _class_name(scheme):
