@@ -2,20 +2,28 @@
 
 Every image is one partition: Quarry lists the bucket, authenticates once on the driver, and each
 Ray task gets `obj` objects whose `data_stream` PIL reads directly. No client setup, no
-pagination, no per-task authentication.
+pagination, no per-task authentication. The driver draws a contact sheet of the images (PNG):
+each with its dominant colour as a swatch and its share, and a bar of the most frequent
+dominant colours.
 
-    python examples/extract_colors.py [s3://bucket/prefix/] [--count N]
+    python examples/extract_colors.py [s3://bucket/prefix/] [--count N] [--picture PATH]
 
 With the default location, the bucket is created and filled with generated images (JPEG and
 PNG) when it holds none.
 """
 
 import argparse
+import collections
 import io
+import math
+import os
 import random
+import tempfile
 import time
 
 import quarry
+
+THUMB = 80  # the thumbnails' longer side on the contact sheet, in pixels
 
 
 def dominant_colors(obj, k=4):
@@ -26,6 +34,8 @@ def dominant_colors(obj, k=4):
         im = im.convert("RGB")
         width, height = im.size
         small = im.resize((64, 64))
+        thumb = im.copy()
+        thumb.thumbnail((THUMB, THUMB))
     quantized = small.quantize(colors=k, method=Image.Quantize.MEDIANCUT)
     palette = quantized.getpalette()[: 3 * k]
     counts = sorted(quantized.getcolors(), reverse=True)  # (count, palette index)
@@ -38,7 +48,71 @@ def dominant_colors(obj, k=4):
         "dominant": f"#{r:02x}{g:02x}{b:02x}",
         "share": count / (64 * 64),
         "range": "/".join(f"{lo}-{hi}" for lo, hi in bands),
+        "thumb": (thumb.size, thumb.tobytes()),  # RGB, for the contact sheet
     }
+
+
+Sheet = collections.namedtuple("Sheet", "path size thumbs swatches bar")
+Sheet.__doc__ = """Where contact_sheet drew things: the PNG's path and (width, height); per result,
+the box of its thumbnail and of its swatch; per bar segment, (colour, count, box). Boxes are
+(x0, y0, x1, y1), inclusive."""
+
+
+def _rgb(hex_colour):
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def contact_sheet(results, path, title="", columns=20, top=10):
+    """Draws a PNG at `path` of the images of `results` (dominant_colors' dicts, in order): each
+    image's thumbnail with a swatch of its dominant colour and its share below it, then a bar of
+    the `top` most frequent dominant colours, each segment as wide as its count. Returns a
+    Sheet."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    pad, swatch_w, swatch_h, margin, head = 6, 28, 14, 12, 26
+    cell_w, cell_h = THUMB + 2 * pad, pad + THUMB + 4 + swatch_h + pad
+    columns = max(1, min(columns, len(results)))
+    rows = math.ceil(len(results) / columns)
+    width = max(2 * margin + columns * cell_w, 480)
+    bar_top = head + rows * cell_h + margin + 20
+    bar_h = 36
+    height = bar_top + bar_h + 4 + 14 + margin
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    draw.text((margin, 6), title or f"dominant colours of {len(results)} images",
+              fill=(0, 0, 0), font=font)
+
+    thumbs, swatches = [], []
+    for i, r in enumerate(results):
+        x = margin + (i % columns) * cell_w + pad
+        y = head + (i // columns) * cell_h + pad
+        (tw, th), pixels = r["thumb"]
+        # Centred in its THUMB x THUMB square.
+        tx, ty = x + (THUMB - tw) // 2, y + (THUMB - th) // 2
+        sheet.paste(Image.frombytes("RGB", (tw, th), pixels), (tx, ty))
+        thumbs.append((tx, ty, tx + tw - 1, ty + th - 1))
+        sy = y + THUMB + 4
+        box = (x, sy, x + swatch_w - 1, sy + swatch_h - 1)
+        draw.rectangle(box, fill=_rgb(r["dominant"]), outline=(0, 0, 0))
+        swatches.append(box)
+        draw.text((x + swatch_w + 4, sy + 1), f"{r['share']:.0%}", fill=(0, 0, 0), font=font)
+
+    counts = collections.Counter(r["dominant"] for r in results).most_common(top)
+    draw.text((margin, bar_top - 18), "most frequent dominant colours", fill=(0, 0, 0),
+              font=font)
+    bar, x, total, span = [], margin, sum(n for _, n in counts), width - 2 * margin
+    for j, (colour, n) in enumerate(counts):
+        # Segment edges are rounded from the running total, so the bar ends at its full span.
+        x_end = margin + round(span * sum(c for _, c in counts[:j + 1]) / total)
+        box = (x, bar_top, x_end - 1, bar_top + bar_h - 1)
+        draw.rectangle(box, fill=_rgb(colour))
+        bar.append((colour, n, box))
+        label = f"{colour} ({n})" if x_end - x >= 80 else str(n)
+        draw.text((x + 2, bar_top + bar_h + 3), label, fill=(0, 0, 0), font=font)
+        x = x_end
+    sheet.save(path, format="PNG")
+    return Sheet(path, sheet.size, thumbs, swatches, bar)
 
 
 def make_images(prefix, count):
@@ -78,6 +152,9 @@ def main():
     parser.add_argument("location", nargs="?", default="s3://quarry-images/photos/")
     parser.add_argument("--count", type=int, default=300, help="images to generate if none")
     parser.add_argument("--num-cpus", type=int, default=2)
+    parser.add_argument("--picture", default=os.path.join(tempfile.gettempdir(),
+                                                          "quarry-dominant-colors.png"),
+                        help="where to write the contact sheet (PNG)")
     args = parser.parse_args()
 
     if args.location == parser.get_default("location"):
@@ -109,6 +186,11 @@ def main():
                                     for k, v in stats.items()))
     print(f"{len(results) / stats['wall_seconds']:.0f} images/s on {args.num_cpus} Ray CPUs")
     ray.shutdown()
+    t = time.perf_counter()
+    sheet = contact_sheet(results, args.picture,
+                          title=f"dominant colours of {len(results)} images in {args.location}")
+    print(f"\npicture: {sheet.path} ({sheet.size[0]}x{sheet.size[1]}, "
+          f"drawn in {time.perf_counter() - t:.1f}s)")
 
 
 if __name__ == "__main__":

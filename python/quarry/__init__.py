@@ -16,6 +16,14 @@ from .errors import (Cancelled, InvalidArgument, NotFound, PermissionDenied, Pre
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # quarry.fsspec needs fsspec, which Quarry does not require: imported on first use.
+    if name == "fsspec":
+        import importlib
+        return importlib.import_module(".fsspec", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "BucketInfo", "Cancelled", "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
     "PermissionDenied", "Plan", "PreconditionFailed", "QuarryError", "Snapshot", "TaskError", "Unavailable",

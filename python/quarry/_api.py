@@ -160,8 +160,14 @@ def open(uri, start=0, stop=None, storage_options=None):  # noqa: A001 - mirrors
         if start > stop:
             raise _invalid(f"open: start={start} is past stop={stop}: give start <= stop")
     uri = os.fspath(uri)
-    scheme = _scheme_of(uri)
     info = stat(uri, storage_options)
+    return _open_stream(info, start, stop, storage_options)
+
+
+def _open_stream(info, start, stop, storage_options, stream_class=DataStream):
+    """A stream_class over bytes [start, stop) of the object `info` (an ObjectInfo from stat),
+    pinned to its ETag; stop None is the object's end, and both are cut at it."""
+    scheme = _scheme_of(info.uri)
     stop = info.size if stop is None else min(stop, info.size)
     start = min(start, stop)
     fields = {"uri": info.uri, "scheme": scheme, "bucket": info.bucket, "key": info.key,
@@ -169,7 +175,7 @@ def open(uri, start=0, stop=None, storage_options=None):  # noqa: A001 - mirrors
               "start": 0, "stop": info.size, "compression": "none"}
     options = {"decompress": False,
                "storage_options": _options_for(scheme, storage_options)}
-    return DataStream(_quarry.Stream(fields, options, (start, stop)), info.uri)
+    return stream_class(_quarry.Stream(fields, options, (start, stop)), info.uri)
 
 
 def _check_offset(name, value, allowed):

@@ -66,8 +66,10 @@ class FaultProxy(_Loopback):
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 length = resp.getheader("Content-Length")
-                if self.command == "HEAD" or length is None:
-                    data = resp.read()  # b"" for HEAD; reading it frees the connection
+                if self.command == "HEAD" or length is None or length == "0":
+                    # b"" for HEAD and empty replies (a part upload's): reading it frees the
+                    # connection for the next request of this client
+                    data = resp.read()
                     relay = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP}
                     relay["Content-Length"] = length or str(len(data))
                     self._count(len(data) if self.command != "HEAD" else 0)
