@@ -14,7 +14,15 @@ except Exception:  # noqa: BLE001
     pass
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "ray: starts a local Ray (left out by scripts/run-tests "
+                            "--fast, the tier without servers and Ray)")
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if {"local_ray", "three_nodes"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.ray)
     for module in {item.module for item in items}:
         try:
             import ray.cloudpickle as cp
