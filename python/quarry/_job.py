@@ -338,7 +338,7 @@ class Job:
         self._stats = {"partitions": 0, "tasks": 0, "bytes_read": 0, "requests": 0,
                        "retries": 0, "connections_opened": 0,
                        "credential_fetches": plan.credential_fetches, "list_pages": 0,
-                       "wall_seconds": 0.0, "failed_partitions": 0, "lost_tasks": 0,
+                       "wall_seconds": 0.0, "failed_partitions": 0, "lost_tasks": 0, "retried_tasks": 0,
                        "skipped_partitions": 0,
                        "executor": name}
         # Requests of the driver for this job: listing the plan, the checkpoint's records.
@@ -421,7 +421,8 @@ class Job:
         requests its tasks made (wherever they ran; retries included), bytes_read (response
         bytes they received), retries, connections_opened, credential_fetches, list_pages and
         driver_requests (listing the plan, checkpoint records), failed and skipped partitions,
-        lost tasks, wall_seconds, and the executor's name."""
+        lost tasks (their worker died), retried tasks (partitions sent again alone after a lost
+        task or a failure in a batch), wall_seconds, and the executor's name."""
         driver = self._driver_counters.snapshot()
         with self._lock:
             s = dict(self._stats)
@@ -542,6 +543,8 @@ class Job:
         if retry:
             index, p, _ = retry[0]
             retry.popleft()
+            with self._lock:
+                self._stats["retried_tasks"] += 1
             return [(index, p)]
         if self._per_task:
             size = self._per_task

@@ -205,11 +205,14 @@ class TestOnRay:
             return obj.key
 
         t0 = time.time()
+        job = quarry.submit(fn, prefix, partitions_per_task=4)
         with pytest.raises(quarry.TaskError) as e:
-            quarry.map(fn, prefix, partitions_per_task=4)
+            job.result()
         assert e.value.uri.endswith("/0007") and e.value.part == 0
         assert "worker died" in str(e.value) and "tried 2 times" in str(e.value)
         assert time.time() - t0 < 30
+        # The batch of four died, then 0007 alone twice; each of the batch's four was sent again.
+        assert job.stats["lost_tasks"] == 3 and job.stats["retried_tasks"] >= 4, job.stats
 
     def test_an_unpicklable_result_is_named(self, bucket):
         prefix = _objects(f"s3://{bucket}/u/", 6)
