@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end tests of the `quarry` CLI: local files always, the real RGW when QUARRY_TEST_S3=1.
+# End-to-end tests of the `quarry` CLI: local files always, the real RGW when QUARRY_TEST_S3=1,
+# fake-gcs-server when QUARRY_TEST_GS=1.
 # Each bad input must give exit code 1 or 2 and one line on stderr naming what failed.
 set -u
 Q=${QUARRY_BIN:?set QUARRY_BIN to the quarry binary}
@@ -307,6 +308,70 @@ else
     "$Q" rm -r "s3://$b/nothing-here/"
   expect_ok "rb" "$Q" rb --force "s3://$b"
   : "$endpoint"
+fi
+
+if [ "${QUARRY_TEST_GS:-}" != 1 ]; then
+  echo "GS part skipped: QUARRY_TEST_GS is not 1 (start scripts/test-servers)"
+else
+  # --- against fake-gcs-server (STORAGE_EMULATOR_HOST), through the same generic commands ---
+  g="quarry-cli-gs-$$-$RANDOM"
+  expect_ok "gs mb" "$Q" mb "gs://$g"
+  expect_ok "gs cp local->gs" "$Q" cp "$work/src/a.bin" "gs://$g/data/a.bin"
+  expect_ok "gs cp local->gs prefix" "$Q" cp "$work/src/sub/b.txt" "gs://$g/data/"
+  expect_ok "gs ls json" "$Q" ls -r --json "gs://$g/"
+  [ "$(wc -l <"$work/out")" -eq 2 ] && grep -q "\"uri\":\"gs://$g/data/b.txt\"" "$work/out" \
+    && grep -qE '"etag":"[0-9]+"' "$work/out" && ok || fail "gs ls -r --json: $(cat "$work/out")"
+  expect_ok "gs ls buckets" "$Q" ls gs://
+  grep -qE "^20[0-9-]+ [0-9:]+ $g\$" "$work/out" && ok || fail "ls gs:// lists $g: $(cat "$work/out")"
+  expect_ok "gs ls non-recursive" "$Q" ls "gs://$g/"
+  grep -q "PRE data/" "$work/out" && ok || fail "gs ls shows PRE data/: $(cat "$work/out")"
+  expect_ok "gs stat" "$Q" stat --json "gs://$g/data/a.bin"
+  grep -q '"size":100000' "$work/out" && ok || fail "gs stat size: $(cat "$work/out")"
+  expect_ok "gs cat" "$Q" cat "gs://$g/data/a.bin"
+  expect_same "gs cat bytes" "$work/out" "$work/src/a.bin"
+  expect_ok "gs cat range" "$Q" cat --range 1000-1999 "gs://$g/data/a.bin"
+  cmp -s "$work/out" <(tail -c +1001 "$work/src/a.bin" | head -c 1000) && ok || fail "gs cat --range bytes"
+  # 40 MiB: a resumable upload of several chunks, parallel ranged reads.
+  [ -f "$work/big.bin" ] || head -c $((40 << 20)) /dev/urandom >"$work/big.bin"
+  expect_ok "gs cp big up" "$Q" cp "$work/big.bin" "gs://$g/big/big.bin"
+  expect_ok "gs cp big down" "$Q" cp "gs://$g/big/big.bin" "$work/big.gs"
+  expect_same "gs big round trip" "$work/big.bin" "$work/big.gs"
+  expect_ok "gs cp gs->gs" "$Q" cp "gs://$g/big/big.bin" "gs://$g/copy/big.bin"
+  expect_ok "gs cat copy" "$Q" cat "gs://$g/copy/big.bin"
+  expect_same "gs->gs copy" "$work/out" "$work/big.bin"
+  if [ "${QUARRY_TEST_S3:-}" = 1 ]; then
+    s="quarry-cli-gs3-$$-$RANDOM"
+    expect_ok "mb s3 for gs" "$Q" mb "s3://$s"
+    expect_ok "cp gs->s3" "$Q" cp "gs://$g/big/big.bin" "s3://$s/from-gs.bin"
+    expect_ok "cp s3->gs" "$Q" cp "s3://$s/from-gs.bin" "gs://$g/from-s3.bin"
+    expect_ok "cat s3->gs copy" "$Q" cat "gs://$g/from-s3.bin"
+    expect_same "gs->s3->gs round trip" "$work/out" "$work/big.bin"
+    expect_ok "cp -r s3->gs" "$Q" cp -r "s3://$s/" "gs://$g/tree3/"
+    expect_ok "ls the s3->gs tree" "$Q" ls -r "gs://$g/tree3/"
+    grep -q " tree3/from-gs.bin\$" "$work/out" && ok || fail "cp -r s3->gs: $(cat "$work/out")"
+    expect_ok "rb s3 for gs" "$Q" rb --force "s3://$s"
+  fi
+  expect_ok "gs cp -r up" "$Q" cp -r "$work/src" "gs://$g/tree"
+  expect_ok "gs cp -r down" "$Q" cp -r "gs://$g/tree/" "$work/gtree"
+  expect_same "gs cp -r a.bin" "$work/gtree/a.bin" "$work/src/a.bin"
+  expect_same "gs cp -r sub/b.txt" "$work/gtree/sub/b.txt" "$work/src/sub/b.txt"
+  expect_ok "gs cp csv" "$Q" cp "$work/t.csv" "gs://$g/csv/t.csv"
+  expect_ok "gs plan glob" "$Q" plan --chunk-number 3 --json "gs://$g/csv/*.csv"
+  [ "$(wc -l <"$work/out")" -eq 3 ] && ok || fail "gs plan --chunk-number 3: $(cat "$work/out")"
+  : >"$work/joined"
+  for k in 0 1 2; do "$Q" cat --chunk-number 3 --lines --part $k "gs://$g/csv/t.csv" >>"$work/joined"; done
+  expect_same "gs parts concatenate to the object" "$work/joined" "$work/t.csv"
+  expect_ok "gs rm" "$Q" rm "gs://$g/data/a.bin"
+  expect_error "gs stat removed" 1 "no object with key 'data/a.bin' in bucket '$g'" "$Q" stat "gs://$g/data/a.bin"
+  expect_ok "gs rm -r" "$Q" rm -r "gs://$g/tree/"
+  expect_ok "gs ls after rm -r" "$Q" ls -r "gs://$g/tree/"
+  [ ! -s "$work/out" ] && ok || fail "gs objects left after rm -r: $(cat "$work/out")"
+  expect_error "gs missing bucket" 1 "bucket 'quarry-no-such-bucket' does not exist at endpoint" \
+    "$Q" ls gs://quarry-no-such-bucket/
+  expect_error "gs unreachable endpoint" 1 "cannot reach endpoint http://127.0.0.1:9" \
+    env QUARRY_GS_ENDPOINT=http://127.0.0.1:9 "$Q" ls "gs://$g/"
+  expect_error "gs rb of a full bucket" 1 "not empty" "$Q" rb "gs://$g"
+  expect_ok "gs rb" "$Q" rb --force "gs://$g"
 fi
 
 echo "$passed passed, $failed failed"

@@ -1,6 +1,6 @@
-// The partitioning contract, checked against a reference model on every backend (mem, file, and
-// s3 on the real RGW): each partition's data is exactly the records that start in its nominal
-// range, whole; their concatenation (after the header) is the object.
+// The partitioning contract, checked against a reference model on every backend (mem, file, s3
+// on the real RGW, gs on fake-gcs-server): each partition's data is exactly the records that start
+// in its nominal range, whole; their concatenation (after the header) is the object.
 #include "quarry/data_stream.h"
 
 #include <bzlib.h>
@@ -62,6 +62,9 @@ class PartitionContractTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "s3" && std::getenv("QUARRY_TEST_S3") == nullptr) {
       GTEST_SKIP() << "set QUARRY_TEST_S3=1 with a running RGW (scripts/test-servers start)";
+    }
+    if (GetParam() == "gs" && std::getenv("QUARRY_TEST_GS") == nullptr) {
+      GTEST_SKIP() << "set QUARRY_TEST_GS=1 with a running fake-gcs-server (scripts/test-servers)";
     }
     auto tb = testing_util::MakeTestBucket(GetParam());
     ASSERT_TRUE(tb.ok()) << tb.status().ToString();
@@ -163,7 +166,7 @@ std::string RandomText(std::mt19937& rng, size_t size, const std::string& sep, b
 
 TEST_P(PartitionContractTest, RandomObjectsAllChunkingsMatchTheModel) {
   std::mt19937 rng(1234);
-  const bool remote = GetParam() == "s3";
+  const bool remote = GetParam() == "s3" || GetParam() == "gs";
   const std::vector<std::string> seps = {"\n", "\r\n", "\x1e", "|#"};
   const int objects = remote ? 8 : 40;
   for (int o = 0; o < objects; ++o) {
@@ -776,7 +779,8 @@ TEST_P(PartitionContractTest, CompressedSizeShowsAtTheEnd) {
   EXPECT_EQ((*s)->Size(), text.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PartitionContractTest, ::testing::Values("mem", "file", "s3"),
+INSTANTIATE_TEST_SUITE_P(Backends, PartitionContractTest,
+                         ::testing::Values("mem", "file", "s3", "gs"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

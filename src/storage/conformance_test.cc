@@ -1,6 +1,6 @@
-// One conformance suite that every backend runs: mem, file, and s3 against the real Ceph RGW
-// (started by scripts/test-servers; the s3 cases need QUARRY_TEST_S3=1 and fail loudly in CI
-// when the server is missing).
+// One conformance suite that every backend runs: mem, file, s3 against the real Ceph RGW and gs
+// against fake-gcs-server (started by scripts/test-servers; the s3 and gs cases need
+// QUARRY_TEST_S3=1 / QUARRY_TEST_GS=1 and fail loudly in CI when the server is missing).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -21,6 +21,9 @@ namespace {
 class ConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "gs" && std::getenv("QUARRY_TEST_GS") == nullptr) {
+      GTEST_SKIP() << "set QUARRY_TEST_GS=1 with a running fake-gcs-server (scripts/test-servers)";
+    }
     auto env = testing_util::MakeTestBucket(GetParam());
     if (!env.ok()) {
       if (env.status().code() == StatusCode::kUnavailable && GetParam() == "s3" &&
@@ -439,7 +442,7 @@ TEST_P(ConformanceTest, KeysAreNeverChanged) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3"),
+INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3", "gs"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
