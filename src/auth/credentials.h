@@ -93,5 +93,7 @@ StorageOptions WithFetchedCredential(const StorageOptions& options, const Creden
 
 // Token exchanges made by this process since it started (all caches).
 uint64_t CredentialFetchCount();
+// Counts one token exchange; for providers defined outside credentials.cc.
+void CountCredentialFetch();
 
 }  // namespace quarry::auth

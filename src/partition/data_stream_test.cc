@@ -63,6 +63,9 @@ class PartitionContractTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "s3" && std::getenv("QUARRY_TEST_S3") == nullptr) {
       GTEST_SKIP() << "set QUARRY_TEST_S3=1 with a running RGW (scripts/test-servers start)";
     }
+    if (GetParam() == "az" && std::getenv("QUARRY_TEST_AZ") == nullptr) {
+      GTEST_SKIP() << "set QUARRY_TEST_AZ=1 with Azurite running (scripts/test-servers start)";
+    }
     auto tb = testing_util::MakeTestBucket(GetParam());
     ASSERT_TRUE(tb.ok()) << tb.status().ToString();
     tb_ = std::move(*tb);
@@ -163,7 +166,7 @@ std::string RandomText(std::mt19937& rng, size_t size, const std::string& sep, b
 
 TEST_P(PartitionContractTest, RandomObjectsAllChunkingsMatchTheModel) {
   std::mt19937 rng(1234);
-  const bool remote = GetParam() == "s3";
+  const bool remote = GetParam() == "s3" || GetParam() == "az";
   const std::vector<std::string> seps = {"\n", "\r\n", "\x1e", "|#"};
   const int objects = remote ? 8 : 40;
   for (int o = 0; o < objects; ++o) {
@@ -776,7 +779,8 @@ TEST_P(PartitionContractTest, CompressedSizeShowsAtTheEnd) {
   EXPECT_EQ((*s)->Size(), text.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PartitionContractTest, ::testing::Values("mem", "file", "s3"),
+INSTANTIATE_TEST_SUITE_P(Backends, PartitionContractTest,
+                         ::testing::Values("mem", "file", "s3", "az"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

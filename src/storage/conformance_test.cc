@@ -27,6 +27,9 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
           std::getenv("QUARRY_TEST_S3") == nullptr) {
         GTEST_SKIP() << "set QUARRY_TEST_S3=1 with a running RGW (scripts/test-servers start)";
       }
+      if (GetParam() == "az" && std::getenv("QUARRY_TEST_AZ") == nullptr) {
+        GTEST_SKIP() << "set QUARRY_TEST_AZ=1 with Azurite running (scripts/test-servers start)";
+      }
       FAIL() << env.status().ToString();
     }
     tb_ = std::move(*env);
@@ -439,7 +442,7 @@ TEST_P(ConformanceTest, KeysAreNeverChanged) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3"),
+INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3", "az"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "auth/credentials.h"
+#include "storage/azure_store.h"
 #include "storage/backends.h"
 
 namespace quarry {
@@ -64,8 +65,8 @@ Status CheckSpec(const BackendSpec& spec, const std::deque<BackendSpec>& registe
 Backends& Registry() {
   static Backends* backends = [] {
     auto* b = new Backends;  // never destroyed: stores may be looked up during exit
-    for (auto& spec :
-         {S3BackendSpec("s3"), S3BackendSpec("cos"), FileBackendSpec(), MemBackendSpec()}) {
+    for (auto& spec : {S3BackendSpec("s3"), S3BackendSpec("cos"), FileBackendSpec(),
+                       MemBackendSpec(), AzureBackendSpec()}) {
       b->specs.push_back(spec);
     }
     return b;
