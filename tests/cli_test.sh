@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests of the `quarry` CLI: local files always, the real RGW when QUARRY_TEST_S3=1,
-# fake-gcs-server when QUARRY_TEST_GS=1.
+# fake-gcs-server when QUARRY_TEST_GS=1, Azurite when QUARRY_TEST_AZ=1.
 # Each bad input must give exit code 1 or 2 and one line on stderr naming what failed.
 set -u
 Q=${QUARRY_BIN:?set QUARRY_BIN to the quarry binary}
@@ -372,6 +372,68 @@ else
     env QUARRY_GS_ENDPOINT=http://127.0.0.1:9 "$Q" ls "gs://$g/"
   expect_error "gs rb of a full bucket" 1 "not empty" "$Q" rb "gs://$g"
   expect_ok "gs rb" "$Q" rb --force "gs://$g"
+fi
+
+if [ "${QUARRY_TEST_AZ:-}" != 1 ]; then
+  echo "az part skipped: QUARRY_TEST_AZ is not 1 (start scripts/test-servers)"
+else
+  # --- against Azurite (az://container/blob) ---
+  c="quarry-cli-az-$$-$RANDOM"
+  expect_ok "az mb" "$Q" mb "az://$c"
+  expect_ok "az cp local->az" "$Q" cp "$work/src/a.bin" "az://$c/data/a b+%41.bin"
+  expect_ok "az cp local->az prefix" "$Q" cp "$work/src/sub/b.txt" "az://$c/data/"
+  expect_ok "az ls json" "$Q" ls -r --json "az://$c/"
+  [ "$(wc -l <"$work/out")" -eq 2 ] && grep -q "\"uri\":\"az://$c/data/a b+%41.bin\"" "$work/out" \
+    && grep -q '"size":100000' "$work/out" && ok || fail "az ls -r --json: $(cat "$work/out")"
+  expect_ok "az ls containers" "$Q" ls az://
+  grep -qE " $c\$" "$work/out" && ok || fail "ls az:// lists $c: $(cat "$work/out")"
+  expect_ok "az stat" "$Q" stat --json "az://$c/data/a b+%41.bin"
+  grep -q '"size":100000' "$work/out" && ok || fail "az stat size: $(cat "$work/out")"
+  expect_ok "az cat" "$Q" cat "az://$c/data/a b+%41.bin"
+  expect_same "az cat bytes" "$work/out" "$work/src/a.bin"
+  expect_ok "az cat range" "$Q" cat --range 1000-1999 "az://$c/data/a b+%41.bin"
+  cmp -s "$work/out" <(tail -c +1001 "$work/src/a.bin" | head -c 1000) && ok || fail "az cat --range"
+  # 24 MiB: parallel ranged reads and a block upload.
+  head -c $((24 << 20)) /dev/urandom >"$work/azbig.bin"
+  expect_ok "az cp big up" "$Q" cp "$work/azbig.bin" "az://$c/big/big.bin"
+  expect_ok "az cp big down" "$Q" cp "az://$c/big/big.bin" "$work/azbig.back"
+  expect_same "az big round trip" "$work/azbig.bin" "$work/azbig.back"
+  if [ "${QUARRY_TEST_S3:-}" = 1 ]; then
+    sb="quarry-cli-azs3-$$-$RANDOM"
+    expect_ok "s3 mb for az" "$Q" mb "s3://$sb"
+    expect_ok "cp az->s3" "$Q" cp "az://$c/big/big.bin" "s3://$sb/from-az.bin"
+    expect_ok "cp s3->az" "$Q" cp "s3://$sb/from-az.bin" "az://$c/from-s3/big.bin"
+    expect_ok "az cat after s3 round trip" "$Q" cat "az://$c/from-s3/big.bin"
+    expect_same "az->s3->az" "$work/out" "$work/azbig.bin"
+    expect_ok "s3 rb for az" "$Q" rb --force "s3://$sb"
+  fi
+  expect_ok "az cp csv" "$Q" cp "$work/t.csv" "az://$c/csv/t.csv"
+  expect_ok "az plan glob" "$Q" plan --chunk-number 3 --json "az://$c/csv/*.csv"
+  [ "$(wc -l <"$work/out")" -eq 3 ] && ok || fail "az plan --chunk-number 3: $(cat "$work/out")"
+  : >"$work/azjoined"
+  for k in 0 1 2; do "$Q" cat --chunk-number 3 --lines --part $k "az://$c/csv/t.csv" >>"$work/azjoined"; done
+  expect_same "az parts concatenate to the blob" "$work/azjoined" "$work/t.csv"
+  expect_ok "az presign" "$Q" presign --expires 300 "az://$c/data/a b+%41.bin"
+  if command -v curl >/dev/null; then
+    curl -sf -o "$work/presigned" "$(cat "$work/out")" && cmp -s "$work/presigned" "$work/src/a.bin" \
+      && ok || fail "az presigned URL does not GET the blob: $(cat "$work/out")"
+  fi
+  expect_error "az missing container" 1 "container 'quarry-no-such-container' does not exist at endpoint" \
+    "$Q" ls az://quarry-no-such-container/
+  expect_error "az missing blob" 1 "no blob named 'missing/blob' in container '$c'" \
+    "$Q" cat "az://$c/missing/blob"
+  expect_error "az wrong key" 1 "authentication failed .* account 'devstoreaccount1'.*account_key" \
+    env AZURE_STORAGE_KEY=V3JvbmdLZXlWYWx1ZTEyMw== "$Q" ls "az://$c/"
+  if grep -q "V3JvbmdLZXlWYWx1ZTEyMw" "$work/err"; then fail "az key printed"; else ok; fi
+  expect_error "az unreachable endpoint" 1 "127.0.0.1:9" \
+    env QUARRY_AZ_ENDPOINT=http://127.0.0.1:9/devstoreaccount1 QUARRY_AZ_MAX_ATTEMPTS=1 "$Q" ls "az://$c/"
+  expect_error "az rb of a container with blobs" 1 "not empty" "$Q" rb "az://$c"
+  expect_ok "az rm" "$Q" rm "az://$c/data/a b+%41.bin"
+  expect_error "az stat removed" 1 "no blob named 'data/a b\+%41.bin'" "$Q" stat "az://$c/data/a b+%41.bin"
+  expect_ok "az rm -r" "$Q" rm -r "az://$c/big/"
+  expect_ok "az ls after rm -r" "$Q" ls -r "az://$c/big/"
+  [ ! -s "$work/out" ] && ok || fail "blobs left after rm -r: $(cat "$work/out")"
+  expect_ok "az rb" "$Q" rb --force "az://$c"
 fi
 
 echo "$passed passed, $failed failed"

@@ -65,8 +65,9 @@ Result<StorageOptions> ResolveConfig(const ConfigSpec& spec, const StorageOption
 std::string_view ClosestKey(std::string_view key, const std::vector<std::string>& known);
 
 // True for keys whose values are secrets: secret_access_key, session_token, api_key,
-// account_key, sas_token, client_secret, token, ... — by name, so that a key of any backend
-// whose name says secret, token, password or *_key is redacted.
+// account_key, sas_token, client_secret, token, connection_string, ... — by name, so that a key
+// of any backend whose name says secret, token, password, connection_string or *_key is
+// redacted.
 bool IsSecretKey(std::string_view key);
 
 // "{endpoint=http://..., secret_access_key=***}" — secrets replaced, for logs and reprs.

@@ -93,7 +93,7 @@ StorageOptions WithFetchedCredential(const StorageOptions& options, const Creden
 
 // Token exchanges made by this process since it started (all caches).
 uint64_t CredentialFetchCount();
-// Counts one exchange made by a provider of another file (e.g. Google OAuth2).
+// Counts one token exchange made by a provider defined outside credentials.cc.
 void CountCredentialFetch();
 
 }  // namespace quarry::auth

@@ -58,7 +58,7 @@ ConfigEnvironment ConfigEnvironment::Process() {
 }
 
 bool IsSecretKey(std::string_view key) {
-  for (std::string_view word : {"secret", "token", "password", "sas"}) {
+  for (std::string_view word : {"secret", "token", "password", "sas", "connection_string"}) {
     if (key.find(word) != std::string_view::npos) return true;
   }
   return key.ends_with("_key");

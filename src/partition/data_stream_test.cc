@@ -66,6 +66,9 @@ class PartitionContractTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "gs" && std::getenv("QUARRY_TEST_GS") == nullptr) {
       GTEST_SKIP() << "set QUARRY_TEST_GS=1 with a running fake-gcs-server (scripts/test-servers)";
     }
+    if (GetParam() == "az" && std::getenv("QUARRY_TEST_AZ") == nullptr) {
+      GTEST_SKIP() << "set QUARRY_TEST_AZ=1 with Azurite running (scripts/test-servers start)";
+    }
     auto tb = testing_util::MakeTestBucket(GetParam());
     ASSERT_TRUE(tb.ok()) << tb.status().ToString();
     tb_ = std::move(*tb);
@@ -166,7 +169,7 @@ std::string RandomText(std::mt19937& rng, size_t size, const std::string& sep, b
 
 TEST_P(PartitionContractTest, RandomObjectsAllChunkingsMatchTheModel) {
   std::mt19937 rng(1234);
-  const bool remote = GetParam() == "s3" || GetParam() == "gs";
+  const bool remote = GetParam() == "s3" || GetParam() == "gs" || GetParam() == "az";
   const std::vector<std::string> seps = {"\n", "\r\n", "\x1e", "|#"};
   const int objects = remote ? 8 : 40;
   for (int o = 0; o < objects; ++o) {
@@ -780,7 +783,7 @@ TEST_P(PartitionContractTest, CompressedSizeShowsAtTheEnd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PartitionContractTest,
-                         ::testing::Values("mem", "file", "s3", "gs"),
+                         ::testing::Values("mem", "file", "s3", "gs", "az"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -30,6 +30,9 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
           std::getenv("QUARRY_TEST_S3") == nullptr) {
         GTEST_SKIP() << "set QUARRY_TEST_S3=1 with a running RGW (scripts/test-servers start)";
       }
+      if (GetParam() == "az" && std::getenv("QUARRY_TEST_AZ") == nullptr) {
+        GTEST_SKIP() << "set QUARRY_TEST_AZ=1 with Azurite running (scripts/test-servers start)";
+      }
       FAIL() << env.status().ToString();
     }
     tb_ = std::move(*env);
@@ -442,7 +445,7 @@ TEST_P(ConformanceTest, KeysAreNeverChanged) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3", "gs"),
+INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3", "gs", "az"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "auth/credentials.h"
+#include "storage/azure_store.h"
 #include "storage/backends.h"
 #include "storage/gcs_store.h"
 
@@ -66,7 +67,7 @@ Backends& Registry() {
   static Backends* backends = [] {
     auto* b = new Backends;  // never destroyed: stores may be looked up during exit
     for (auto& spec : {S3BackendSpec("s3"), S3BackendSpec("cos"), FileBackendSpec(),
-                       MemBackendSpec(), GcsBackendSpec()}) {
+                       MemBackendSpec(), GcsBackendSpec(), AzureBackendSpec()}) {
       b->specs.push_back(spec);
     }
     return b;

@@ -23,7 +23,8 @@ inline std::string UniqueName(const std::string& stem) {
   return stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(rng() % 1000000000);
 }
 
-// S3 options used by tests: small multipart parts so that multipart paths run on modest data.
+// S3 and az options used by tests: small multipart parts so that multipart paths run on modest
+// data.
 inline StorageOptions SmallPartOptions() {
   return {{"part_size", std::to_string(5 << 20)}, {"multipart_threshold", std::to_string(5 << 20)}};
 }
@@ -41,7 +42,7 @@ inline Result<TestBucket> MakeTestBucket(const std::string& backend,
   tb.bucket = UniqueName("quarry-test");
   QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(backend + "://" + tb.bucket));
   QUARRY_ASSIGN_OR_RETURN(
-      tb.store, StoreForUri(uri, backend == "s3" || backend == "gs" ? options : StorageOptions{}));
+      tb.store, StoreForUri(uri, backend == "s3" || backend == "gs" || backend == "az" ? options : StorageOptions{}));
   QUARRY_RETURN_IF_ERROR(tb.store->CreateBucket(tb.bucket));
   return tb;
 }
