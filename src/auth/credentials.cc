@@ -275,8 +275,6 @@ Result<Credential> TokenCache::RefreshLocked(std::unique_lock<std::mutex>& lock)
 uint64_t CredentialFetchCount() { return g_fetches.load(); }
 void CountCredentialFetch() { ++g_fetches; }
 
-void CountCredentialFetch() { ++g_fetches; }
-
 Result<std::shared_ptr<TokenCache>> MakeTokenCache(const StorageOptions& options,
                                                    std::string_view sts_region,
                                                    std::string_view default_sts_endpoint,
