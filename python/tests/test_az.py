@@ -189,3 +189,42 @@ def test_azure_ad_token_is_fetched_once_per_job_and_sent_as_bearer(container, lo
     finally:
         front.close()
         tokens.close()
+
+
+def test_every_record_once_through_resets_truncations_and_throttling(container):
+    import threading
+    from fault_proxy import FaultProxy
+    creds = dict(p.split("=", 1) for p in os.environ["AZURE_STORAGE_CONNECTION_STRING"].split(";")
+                 if p)
+    origin, account = creds["BlobEndpoint"].rsplit("/", 1)
+    lines = [b"%d,row-%d,%s\n" % (i, i * 7, b"x" * (i % 50)) for i in range(100_000)]
+    data = b"".join(lines)  # ~6.5 MiB
+    uri = f"az://{container}/faults.csv"
+    quarry.put(uri, data)
+    attempts = {}
+    lock = threading.Lock()
+
+    def choose(n, method, path, headers):
+        if method != "GET" or "comp=list" in path:
+            return None
+        # A read's first attempt meets a fault by turns, its second at most a 503, then none.
+        key = (path, headers.get("x-ms-range"))
+        with lock:
+            attempt = attempts[key] = attempts.get(key, -1) + 1
+        if attempt == 0:
+            return ("reset", "truncate", "slowdown", None)[n % 4]
+        return "slowdown" if attempt == 1 and n % 3 == 0 else None
+
+    proxy = FaultProxy(origin, choose)
+    try:
+        options = {"endpoint": f"{proxy.endpoint}/{account}"}
+        job = quarry.submit(lambda obj: obj.read(), uri, chunk_size=1 << 20, newline=b"\n",
+                            part_size=256 << 10, read_window=64 << 10, executor="local",
+                            storage_options=options)
+        got = b"".join(job.result())
+        assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+        assert job.stats["retries"] > 0
+        assert proxy.injected["reset"] > 3 and proxy.injected["truncate"] > 3
+        assert proxy.injected["slowdown"] > 3
+    finally:
+        proxy.close()
