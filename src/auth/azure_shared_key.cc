@@ -110,7 +110,9 @@ std::string SharedKeyStringToSign(const AzureSignableRequest& request, std::stri
                            "if-none-match", "if-unmodified-since", "range"}) {
     out.append(header(name)).push_back('\n');
   }
-  for (const auto& [name, value] : ms_headers) out += name + ":" + value + "\n";
+  for (const auto& [name, value] : ms_headers) {
+    out.append(name).append(":").append(value).push_back('\n');
+  }
   out += "/";
   out += account;
   out += request.encoded_path;

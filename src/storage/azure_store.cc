@@ -991,9 +991,9 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
     s.decoded_key = std::move(*decoded);
   }
 
-  QUARRY_ASSIGN_OR_RETURN(s.part_size,
-                          ParseCount(options, "part_size", 16 * kMiB, 64 * 1024, 4000 * kMiB,
-                                     "bytes per uploaded block (64 KiB to 4000 MiB)"));
+  QUARRY_ASSIGN_OR_RETURN(
+      s.part_size, ParseCount(options, "part_size", 16 * kMiB, uint64_t{64} * 1024, 4000 * kMiB,
+                              "bytes per uploaded block (64 KiB to 4000 MiB)"));
   QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
                           ParseCount(options, "multipart_threshold", 16 * kMiB, 1, 4000 * kMiB,
                                      "bytes above which uploads go in blocks"));
