@@ -1,0 +1,276 @@
+"""quarry.data's Ray Data readers against the real RGW on a local Ray (2 CPUs): CSV chunks with
+one schema, text lines across chunk borders, binary files, JSON lines, Parquet by row groups
+(bytes counted at the wire by the counting proxy), partition_filter, override_num_blocks, and a
+read task's memory."""
+
+import collections
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import quarry
+
+pa = pytest.importorskip("pyarrow")
+pytest.importorskip("ray")
+
+import pyarrow.compute as pc  # noqa: E402
+import pyarrow.csv as pcsv  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from fault_proxy import FaultProxy  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+
+
+def _tasks(uri, fmt, n=200, **options):
+    from quarry.data import QuarryDatasource
+    return QuarryDatasource(uri, fmt, **options).get_read_tasks(n)
+
+
+def _arrow(ds):
+    return pa.concat_tables(ds.iter_batches(batch_format="pyarrow", batch_size=None))
+
+
+def _block_schemas(ds):
+    """The distinct schemas of the dataset's blocks."""
+    out = ds.map_batches(lambda t: pa.table({"s": [t.schema.to_string()]}),
+                         batch_format="pyarrow", batch_size=None).take_all()
+    return {r["s"] for r in out}
+
+
+def _csv_rows(n, decimal_at):
+    lines = [b"id,x,name\n"]
+    for i in range(n):
+        x = b"%d.5" % i if i == decimal_at else b"%d" % (i % 1000)
+        lines.append(b"%d,%s,n%d\n" % (i, x, i % 7))
+    return b"".join(lines)
+
+
+def test_csv_chunks_share_one_schema_and_sum_like_pandas(bucket):
+    import pandas as pd
+    # 5 chunks of 64 KiB; column x is integer in the first chunks and has a decimal in the
+    # fourth, where pyarrow's own inference of that chunk alone would differ from the others.
+    data = _csv_rows(24000, decimal_at=17000)
+    uri = f"s3://{bucket}/t.csv"
+    quarry.put(uri, data)
+    chunk = 64 << 10
+    assert pcsv.read_csv(io.BytesIO(data[:chunk].rsplit(b"\n", 1)[0])).schema.field(
+        "x").type == pa.int64()
+
+    tasks = _tasks(uri, "csv", chunk_size=chunk)
+    assert len(tasks) == -(-len(data) // chunk) == 5  # a read task per chunk
+    ds = quarry.data.read_csv(uri, chunk_size=chunk)
+    assert ds.schema().base_schema.field("x").type == pa.float64()
+    assert ds.schema().names == ["id", "x", "name"]
+    assert _block_schemas(ds) == {pa.schema([("id", pa.int64()), ("x", pa.float64()),
+                                             ("name", pa.string())]).to_string()}
+    want = pd.read_csv(io.BytesIO(data))
+    assert ds.count() == len(want) == 24000  # no header read as a row, no row lost
+    assert ds.sum("x") == pytest.approx(want["x"].sum())
+    assert ds.sum("id") == want["id"].sum()
+    assert sorted(ds.unique("name")) == sorted(want["name"].unique())
+
+    # A schema given by the caller is the schema; include_paths adds the URI.
+    given = pa.schema([("id", pa.int32()), ("x", pa.float32()), ("name", pa.string())])
+    ds = quarry.data.read_csv(uri, chunk_size=chunk, schema=given, include_paths=True)
+    rows = ds.filter(lambda r: r["id"] == 17000).take_all()
+    assert rows == [{"id": 17000, "x": 17000.5, "name": "n4", "path": uri}]
+    assert ds.schema().base_schema.field("id").type == pa.int32()
+
+
+def test_csv_value_the_sample_missed_fails_naming_the_column(bucket):
+    # Two chunks of 1.5 MiB; the decimal lies past the 1 MiB the driver samples of each.
+    data = _csv_rows(200000, decimal_at=0)
+    data = _csv_rows(200000, decimal_at=len(data[:(5 << 20) // 4].split(b"\n")))
+    uri = f"s3://{bucket}/late.csv"
+    quarry.put(uri, data)
+    ds = quarry.data.read_csv(uri, chunk_size=3 << 19)
+    with pytest.raises(Exception, match=r"column 'x' holds a value that is not int64.*schema="):
+        ds.sum("x")
+    fixed = quarry.data.read_csv(uri, chunk_size=3 << 19,
+                                 convert_options=pcsv.ConvertOptions(column_types={
+                                     "x": pa.float64()}))
+    assert fixed.count() == 200000
+    assert fixed.schema().base_schema.field("id").type == pa.int64()  # others still inferred
+
+
+def test_read_text_lines_are_exact_across_chunk_borders(bucket):
+    rng = random.Random(7)
+    lines = []
+    for i in range(3000):
+        kind = rng.random()
+        if kind < 0.05:
+            lines.append("")
+        elif kind < 0.08:
+            lines.append("   ")
+        else:
+            lines.append(f"{i}:" + "é" * rng.randrange(0, 40) + "x" * rng.randrange(0, 300))
+    ends = ["\r\n" if rng.random() < 0.2 else "\n" for _ in lines]
+    body = "".join(s + e for s, e in zip(lines, ends))
+    quarry.put(f"s3://{bucket}/a.txt", body.encode() + b"last line, no newline")
+    quarry.put(f"s3://{bucket}/b.txt", b"one\ntwo\n")
+    want = lines + ["last line, no newline", "one", "two"]
+    assert len(_tasks(f"s3://{bucket}/", "text", chunk_size=4096)) > 50
+
+    ds = quarry.data.read_text(f"s3://{bucket}/", chunk_size=4096, drop_empty_lines=False)
+    assert collections.Counter(r["text"] for r in ds.take_all()) == collections.Counter(want)
+    ds = quarry.data.read_text(f"s3://{bucket}/", chunk_size=4096, include_paths=True)
+    rows = ds.take_all()
+    assert collections.Counter(r["text"] for r in rows) == collections.Counter(
+        s for s in want if s.strip())
+    assert {r["path"] for r in rows if r["text"] in ("one", "two")} == {f"s3://{bucket}/b.txt"}
+
+
+def test_read_binary_files_with_paths_and_partition_filter(bucket):
+    from concurrent.futures import ThreadPoolExecutor
+    blobs = {f"s3://{bucket}/bin/{i:03d}": os.urandom(i * 97) for i in range(60)}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda kv: quarry.put(*kv), blobs.items()))
+    ds = quarry.data.read_binary_files(f"s3://{bucket}/bin/", include_paths=True)
+    got = {r["path"]: r["bytes"] for r in ds.take_all()}
+    assert got == blobs
+    assert ds.schema().names == ["bytes", "path"]
+
+    even = quarry.data.read_binary_files(f"s3://{bucket}/bin/", include_paths=True,
+                                         partition_filter=lambda uri: int(uri[-3:]) % 2 == 0)
+    assert {r["path"] for r in even.take_all()} == {u for u in blobs if int(u[-3:]) % 2 == 0}
+    assert quarry.data.read_binary_files(f"s3://{bucket}/bin/").columns() == ["bytes"]
+    # Objects grouped into tasks by bytes: at most override_num_blocks of them, all read.
+    tasks = _tasks(f"s3://{bucket}/bin/", "binary", n=4)
+    assert len(tasks) == 4
+    sizes = [t.metadata.size_bytes for t in tasks]
+    assert sum(sizes) == sum(map(len, blobs.values())) and max(sizes) < 0.4 * sum(sizes)
+    ds = quarry.data.read_binary_files(f"s3://{bucket}/bin/", override_num_blocks=4)
+    assert ds.count() == 60
+
+
+def test_read_json_lines(bucket):
+    rows = [{"id": i, "v": (i + 0.5) if i == 4000 else i, "tag": f"t{i % 3}",
+             "nested": {"a": i}} for i in range(6000)]
+    data = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+    uri = f"s3://{bucket}/r.jsonl"
+    quarry.put(uri, data)
+    assert len(_tasks(uri, "json", chunk_size=64 << 10)) > 4
+    ds = quarry.data.read_json(uri, chunk_size=64 << 10)
+    assert ds.schema().base_schema.field("v").type == pa.float64()
+    assert len(_block_schemas(ds)) == 1
+    assert ds.count() == 6000
+    assert ds.sum("v") == pytest.approx(sum(r["v"] for r in rows))
+    got = sorted(ds.take_all(), key=lambda r: r["id"])
+    assert got[123] == {"id": 123, "v": 123.0, "tag": "t0", "nested": {"a": 123}}
+
+
+def _parquet(rows, columns=6, groups=8):
+    import numpy as np
+    rng = np.random.default_rng(3)
+    table = pa.table({"id": np.arange(rows), **{f"c{i}": rng.random(rows)
+                                                 for i in range(1, columns)}})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=rows // groups, compression="none")
+    return table, sink.getvalue()
+
+
+def test_read_parquet_by_row_groups_columns_and_filter(bucket):
+    table, data = _parquet(80000)
+    uri = f"s3://{bucket}/p/t.parquet"
+    quarry.put(uri, data)
+    quarry.put(f"s3://{bucket}/p/u.parquet", data)
+    prefix = f"s3://{bucket}/p/"
+    assert len(_tasks(prefix, "parquet")) == 16  # a read task per row group
+    assert len(_tasks(prefix, "parquet", n=3)) == 3
+    assert [t.metadata.num_rows for t in _tasks(prefix, "parquet", n=2)] == [80000, 80000]
+
+    ds = quarry.data.read_parquet(uri, columns=["c2", "id"])
+    assert ds.schema().names == ["c2", "id"]
+    got = _arrow(ds).sort_by("id")
+    assert got.column("c2").equals(table.column("c2"))
+
+    # The filter skips row groups on the driver (by their statistics) and filters rows.
+    expr = pc.field("id") >= 65000
+    assert len(_tasks(uri, "parquet", columns=["c1"], filter=expr)) == 2
+    ds = quarry.data.read_parquet(uri, columns=["c1"], filter=expr, include_paths=True)
+    got = _arrow(ds)
+    assert got.num_rows == 15000 and got.column_names == ["c1", "path"]
+    assert pc.sum(got.column("c1")).as_py() == pytest.approx(
+        pc.sum(table.column("c1").slice(65000)).as_py())
+    assert set(got.column("path").to_pylist()) == {uri}
+
+
+def test_parquet_one_column_moves_a_fraction_of_the_file(bucket, s3):
+    table, data = _parquet(1 << 17, columns=8)  # 8 columns x 8 row groups, 8 MiB
+    uri = f"s3://{bucket}/wide.parquet"
+    quarry.put(uri, data)
+    proxy = FaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    try:
+        opts = {"endpoint": proxy.endpoint}
+        ds = quarry.data.read_parquet(uri, columns=["c3"], storage_options=opts)
+        assert ds.sum("c3") == pytest.approx(pc.sum(table.column("c3")).as_py())
+        moved = proxy.body_bytes
+        # One column of 8 (and the footer, once, on the driver).
+        assert moved < 0.2 * len(data), (moved, len(data))
+        footer_reads = [g for g in proxy.gets if g[1] and g[1].endswith(f"-{len(data) - 1}")]
+        assert len(footer_reads) == 1
+        proxy.reset_counts()
+        assert _arrow(quarry.data.read_parquet(uri, storage_options=opts)).num_rows == 1 << 17
+        assert 0.9 * len(data) < proxy.body_bytes < 1.1 * len(data)
+    finally:
+        proxy.close()
+
+
+def test_override_num_blocks_groups_chunks_by_bytes(bucket):
+    data = _csv_rows(30000, decimal_at=-1)
+    uri = f"s3://{bucket}/n.csv"
+    quarry.put(uri, data)
+    chunk = 32 << 10
+    n_chunks = -(-len(data) // chunk)
+    tasks = _tasks(uri, "csv", n=3, chunk_size=chunk)
+    assert len(tasks) == 3 < n_chunks
+    sizes = [t.metadata.size_bytes for t in tasks]
+    assert sum(sizes) == len(data) and max(sizes) - min(sizes) <= chunk
+    ds = quarry.data.read_csv(uri, chunk_size=chunk, override_num_blocks=3)
+    assert ds.count() == 30000 and ds.sum("id") == sum(range(30000))
+
+
+def test_compat_read_still_gives_its_rows(bucket):
+    quarry.put(f"s3://{bucket}/c/1.csv", b"k,v\n1,2\n3,4\n")
+    rows = quarry.data.read(f"s3://{bucket}/c/", format="lines", chunk_size=5).take_all()
+    assert sorted(r["line"] for r in rows) == [b"1,2\n", b"3,4\n", b"k,v\n"]
+    assert {r["uri"] for r in rows} == {f"s3://{bucket}/c/1.csv"}
+    (blob,) = quarry.data.read(f"s3://{bucket}/c/", format="binary").take_all()
+    assert blob == {"bytes": b"k,v\n1,2\n3,4\n", "uri": f"s3://{bucket}/c/1.csv"}
+
+
+def test_a_read_task_holds_a_chunk_not_its_whole_share(bucket, tmp_path):
+    cloudpickle = pytest.importorskip("ray.cloudpickle")
+    line = b"%08d," + b"y" * 90 + b"\n"
+    data = b"id,pad\n" + b"".join(line % i for i in range(320000))  # 32 MiB
+    uri = f"s3://{bucket}/m.csv"
+    quarry.put(uri, data)
+    (task,) = _tasks(uri, "csv", n=1, chunk_size=1 << 20)  # one task, 32 chunks
+    path = tmp_path / "task.pickle"
+    path.write_bytes(cloudpickle.dumps(task))
+    script = textwrap.dedent(f"""
+        import pickle, pyarrow, pyarrow.csv, numpy, quarry, quarry._datasource
+        def status(key):
+            for line in open("/proc/self/status"):
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+        task = pickle.load(open({str(path)!r}, "rb"))
+        blocks = iter(task())
+        first = next(blocks)
+        before = status("VmRSS:")
+        rows = first.num_rows + sum(b.num_rows for b in blocks)
+        print(rows, status("VmHWM:") - before)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows, grown = map(int, out.stdout.split())
+    assert rows == 320000
+    assert grown < 12 << 20, grown  # a few chunks' worth, not the task's 32 MiB
