@@ -1,7 +1,9 @@
 // ObjectStore: the one interface every storage backend implements (s3/cos, file, mem, ...).
 //
 // The interface is deliberately small; conveniences (read a whole object, copy, delete a prefix,
-// parallel ranged reads) are written once on top of it in quarry/store_util.h.
+// parallel ranged reads) are written once on top of it in quarry/object_ops.h, with the sinks
+// of quarry/sinks.h, streaming reads (quarry/streaming_read.h) and fan-out listing
+// (quarry/list_fanout.h).
 //
 // Thread safety: every method may be called from many threads at once on one store.
 // Keys are opaque byte strings: backends never change them (no decoding, no normalisation).

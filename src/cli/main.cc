@@ -20,9 +20,11 @@
 
 #include "quarry/data_stream.h"
 #include "quarry/key_rules.h"
+#include "quarry/list_fanout.h"
+#include "quarry/object_ops.h"
+#include "quarry/parallel_for.h"
 #include "quarry/plan.h"
 #include "quarry/registry.h"
-#include "quarry/store_util.h"
 #include "quarry/uri.h"
 
 namespace quarry {

@@ -9,7 +9,8 @@
 
 #include "partition/compression.h"
 #include "quarry/line_aligner.h"
-#include "quarry/store_util.h"
+#include "quarry/object_ops.h"
+#include "quarry/streaming_read.h"
 
 namespace quarry {
 namespace {

@@ -15,7 +15,6 @@
 #include <utility>
 
 #include "quarry/local_executor.h"
-#include "quarry/store_util.h"
 #include "storage/test_stores.h"
 
 namespace quarry {
@@ -489,9 +488,9 @@ TEST_P(PartitionContractTest, LocalExecutorCountsRecordsInPlanOrder) {
 
 // The real store of a test, with a record of the ranged reads made through it (what a stream
 // asks for, whether or not it consumes all of it).
-class RecordingStore final : public ObjectStore {
+class RecordingStore final : public testing_util::ForwardingStore {
  public:
-  explicit RecordingStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+  using ForwardingStore::ForwardingStore;
 
   struct Request {
     uint64_t offset, length;
@@ -502,15 +501,6 @@ class RecordingStore final : public ObjectStore {
     return std::exchange(requests_, {});
   }
 
-  std::string_view scheme() const override { return inner_->scheme(); }
-  std::string endpoint() const override { return inner_->endpoint(); }
-  Result<std::unique_ptr<Lister>> List(std::string_view bucket, std::string_view prefix,
-                                       const ListOptions& options) override {
-    return inner_->List(bucket, prefix, options);
-  }
-  Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override {
-    return inner_->Head(bucket, key);
-  }
   Result<uint64_t> ReadRange(std::string_view bucket, std::string_view key, uint64_t offset,
                              uint64_t length, ReadSink* sink, const ReadOptions& options) override {
     {
@@ -519,22 +509,8 @@ class RecordingStore final : public ObjectStore {
     }
     return inner_->ReadRange(bucket, key, offset, length, sink, options);
   }
-  Status Put(std::string_view bucket, std::string_view key, std::string_view data,
-             const PutOptions& options) override {
-    return inner_->Put(bucket, key, data, options);
-  }
-  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
-                                                   const PutOptions& options) override {
-    return inner_->OpenWriter(bucket, key, options);
-  }
-  Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) override {
-    return inner_->DeleteObjects(bucket, keys);
-  }
-  Status CreateBucket(std::string_view bucket) override { return inner_->CreateBucket(bucket); }
-  Status DeleteBucket(std::string_view bucket) override { return inner_->DeleteBucket(bucket); }
 
  private:
-  std::shared_ptr<ObjectStore> inner_;
   std::mutex mu_;
   std::vector<Request> requests_;
 };

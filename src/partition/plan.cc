@@ -6,8 +6,9 @@
 #include "quarry/data_stream.h"
 #include "quarry/key_rules.h"
 #include "quarry/line_aligner.h"
+#include "quarry/list_fanout.h"
 #include "quarry/registry.h"
-#include "quarry/store_util.h"
+#include "quarry/sinks.h"
 
 namespace quarry {
 

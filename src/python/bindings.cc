@@ -22,10 +22,10 @@
 #include "quarry/config.h"
 #include "quarry/data_stream.h"
 #include "quarry/key_rules.h"
+#include "quarry/object_ops.h"
 #include "quarry/plan.h"
 #include "quarry/registry.h"
 #include "quarry/request_counters.h"
-#include "quarry/store_util.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;

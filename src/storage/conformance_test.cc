@@ -11,8 +11,9 @@
 #include <random>
 
 #include "auth/sigv4.h"
+#include "quarry/list_fanout.h"
+#include "quarry/object_ops.h"
 #include "quarry/registry.h"
-#include "quarry/store_util.h"
 #include "storage/test_stores.h"
 
 namespace quarry {

@@ -9,7 +9,8 @@
 #include <map>
 #include <set>
 
-#include "quarry/store_util.h"
+#include "quarry/list_fanout.h"
+#include "quarry/object_ops.h"
 
 namespace quarry {
 namespace {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "quarry/list_fanout.h"
+#include "quarry/object_ops.h"
 #include "quarry/registry.h"
 #include "storage/test_stores.h"
 

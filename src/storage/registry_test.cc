@@ -6,7 +6,6 @@
 
 #include <algorithm>
 
-#include "quarry/store_util.h"
 #include "storage/backends.h"
 
 namespace quarry {

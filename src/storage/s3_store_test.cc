@@ -11,8 +11,10 @@
 
 #include "auth/credentials.h"
 #include "auth/sigv4.h"
+#include "quarry/list_fanout.h"
+#include "quarry/object_ops.h"
+#include "quarry/parallel_for.h"
 #include "quarry/registry.h"
-#include "quarry/store_util.h"
 #include "storage/backends.h"
 #include "storage/test_stores.h"
 
