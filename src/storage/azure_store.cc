@@ -20,7 +20,7 @@
 #include "auth/sigv4.h"
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
-#include "quarry/store_util.h"
+#include "quarry/parallel_for.h"
 #include "storage/s3_xml.h"
 
 namespace quarry {

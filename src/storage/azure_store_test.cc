@@ -13,8 +13,10 @@
 #include "auth/azure_shared_key.h"
 #include "auth/sigv4.h"
 #include "http/http_client.h"
+#include "quarry/list_fanout.h"
+#include "quarry/object_ops.h"
+#include "quarry/parallel_for.h"
 #include "quarry/registry.h"
-#include "quarry/store_util.h"
 #include "storage/test_stores.h"
 
 namespace quarry {

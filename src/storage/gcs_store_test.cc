@@ -27,8 +27,10 @@
 
 #include "auth/google_oauth.h"
 #include "auth/sigv4.h"
+#include "quarry/list_fanout.h"
+#include "quarry/object_ops.h"
+#include "quarry/parallel_for.h"
 #include "quarry/registry.h"
-#include "quarry/store_util.h"
 #include "storage/test_stores.h"
 
 namespace quarry {
