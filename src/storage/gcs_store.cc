@@ -568,7 +568,7 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
             return Status::Ok();
           },
           sink);
-      if (attempt == 0 && resp.ok() && resp->status == 401 && cred.exchanged &&
+      if (attempt == 0 && resp.ok() && IsUnauthorized(*resp) && cred.exchanged &&
           tokens_->Refresh().ok()) {
         if (sink != nullptr && sink->reset) sink->reset();
         continue;
@@ -576,6 +576,8 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
       return resp;
     }
   }
+
+  static bool IsUnauthorized(const HttpResponse& resp) { return resp.status == 401; }
 
   // The credential in use, for messages (never a secret).
   std::string Who() const { return tokens_->provider().Describe(); }

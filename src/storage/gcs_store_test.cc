@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +42,34 @@ std::string PatternBytes(size_t n, uint64_t seed) {
   std::string data(n, '\0');
   for (auto& c : data) c = static_cast<char>(rng());
   return data;
+}
+
+// Starts a new peak-memory measurement; false where the peak cannot be reset or says nothing
+// useful (sanitizers' shadow memory counts in it).
+bool ResetPeakMemory() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return false;
+#endif
+#endif
+  FILE* clear = std::fopen("/proc/self/clear_refs", "w");
+  if (clear == nullptr) return false;
+  const bool reset = std::fputs("5", clear) >= 0;
+  return std::fclose(clear) == 0 && reset;
+}
+
+// The process's peak resident memory since the last reset, in bytes.
+uint64_t PeakMemory() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  char line[256];
+  uint64_t kib = 0;
+  while (status != nullptr && std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %" SCNu64 " kB", &kib) == 1) break;
+  }
+  if (status != nullptr) std::fclose(status);
+  return kib << 10;
 }
 
 std::string Base64UrlDecode(std::string_view in) {
@@ -330,6 +359,54 @@ TEST_F(GcsTest, ResumableUploadOfManyChunksRoundTripsBySha256) {
     ASSERT_TRUE(got.ok());
     EXPECT_EQ(auth::Sha256Hex(*got), auth::Sha256Hex(data));
   }
+}
+
+// Memory stays bounded whatever the object's size: bytes streamed through Room()/Commit() go
+// through two reused chunk buffers, and one Write of a large buffer sends its whole chunks from
+// that buffer without a copy.
+TEST_F(GcsTest, WriterMemoryIsTwoChunksWhateverTheSize) {
+  auto store = StoreForUri(
+      *ParseUri("gs://" + bucket()),
+      {{"part_size", std::to_string(2 << 20)}, {"multipart_threshold", std::to_string(2 << 20)}});
+  ASSERT_TRUE(store.ok());
+  constexpr size_t kSize = 64u << 20;
+  auto byte_at = [](size_t i) { return static_cast<char>(i * 131 >> 3); };
+  auto writer = (*store)->OpenWriter(bucket(), "streamed.bin");
+  ASSERT_TRUE(writer.ok());
+  const bool measured = ResetPeakMemory();
+  uint64_t before = PeakMemory();
+  std::mt19937_64 rng(9);
+  for (size_t done = 0; done < kSize;) {
+    auto room = (*writer)->Room();
+    ASSERT_TRUE(room.ok()) << room.status().ToString();
+    const size_t n = std::min({room->size(), kSize - done, size_t{1} + rng() % (1 << 20)});
+    for (size_t i = 0; i < n; ++i) (*room)[i] = byte_at(done + i);
+    ASSERT_TRUE((*writer)->Commit(n).ok());
+    done += n;
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+  if (measured) {
+    EXPECT_LT(PeakMemory() - before, uint64_t{16} << 20) << "2 chunk buffers of 2 MiB and curl's";
+  }
+  std::string expected(kSize, '\0');
+  for (size_t i = 0; i < kSize; ++i) expected[i] = byte_at(i);
+  EXPECT_EQ(auth::Sha256Hex(ReadToString(**store, bucket(), "streamed.bin").value_or("")),
+            auth::Sha256Hex(expected));
+
+  std::string data = PatternBytes((48u << 20) + 4321, 7);
+  const std::string sha = auth::Sha256Hex(data);
+  auto from_buffer = (*store)->OpenWriter(bucket(), "from-buffer.bin");
+  ASSERT_TRUE(from_buffer.ok());
+  ResetPeakMemory();
+  before = PeakMemory();
+  ASSERT_TRUE((*from_buffer)->Write(data).ok());
+  const uint64_t grew = PeakMemory() - before;
+  std::fill(data.begin(), data.end(), 'x');  // nothing refers to it once Write returns
+  ASSERT_TRUE((*from_buffer)->Close().ok());
+  if (measured) {
+    EXPECT_LT(grew, uint64_t{12} << 20) << "the writer copied the buffer";
+  }
+  EXPECT_EQ(auth::Sha256Hex(ReadToString(**store, bucket(), "from-buffer.bin").value_or("")), sha);
 }
 
 // Put of a body above the threshold goes up resumable, from the caller's memory.
