@@ -28,6 +28,7 @@
 
 #include "auth/google_oauth.h"
 #include "auth/sigv4.h"
+#include "http/http_client.h"
 #include "quarry/registry.h"
 #include "quarry/store_util.h"
 #include "storage/test_stores.h"
@@ -696,6 +697,66 @@ TEST_F(GcsServiceAccountTest, ShippedTokenIsUsedThenRefreshedOnceBeforeExpiry) {
                 return (*refreshing)->Head(bucket(), "w").status();
               }).ok());
   EXPECT_EQ(endpoint->exchanges(), 2);
+}
+
+// A V4 signed URL reads the object with no credentials, and its signature is the service
+// account's over the canonical request the URL describes (checked here with the public key).
+TEST_F(GcsServiceAccountTest, PresignedUrlIsSignedByTheServiceAccount) {
+  auto endpoint = StartEndpoint(3600);
+  auto store = MakeGcsStore(KeyOptions());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Put(bucket(), "signed dir/a+b.txt", "signed bytes").ok());
+  auto url = (*store)->PresignGet(bucket(), "signed dir/a+b.txt", 600);
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  const std::string base = (*store)->endpoint() + "/" + bucket() + "/signed%20dir/a%2Bb.txt?";
+  ASSERT_EQ(url->rfind(base, 0), 0u) << *url;
+  const std::string query = url->substr(base.size());
+  const auto sig_at = query.find("&X-Goog-Signature=");
+  ASSERT_NE(sig_at, std::string::npos);
+  const std::string signed_query = query.substr(0, sig_at);
+  std::string signature;
+  const std::string hex = query.substr(sig_at + 18);
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    signature += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  EXPECT_NE(signed_query.find("X-Goog-Credential=" + auth::UriEncode(kEmail, false) + "%2F"),
+            std::string::npos)
+      << signed_query;
+  EXPECT_NE(signed_query.find("X-Goog-Expires=600"), std::string::npos);
+  const auto date_at = signed_query.find("X-Goog-Date=") + 12;
+  const std::string datetime = signed_query.substr(date_at, 16);
+  const std::string host = (*store)->endpoint().substr((*store)->endpoint().find("://") + 3);
+  const std::string canonical = "GET\n/" + bucket() + "/signed%20dir/a%2Bb.txt\n" + signed_query +
+                                "\nhost:" + host + "\n\nhost\nUNSIGNED-PAYLOAD";
+  const std::string to_sign = "GOOG4-RSA-SHA256\n" + datetime + "\n" + datetime.substr(0, 8) +
+                              "/auto/storage/goog4_request\n" + auth::Sha256Hex(canonical);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EXPECT_EQ(EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, sa_.key), 1);
+  EXPECT_EQ(EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size()),
+            1)
+      << "the signature does not verify";
+  EVP_MD_CTX_free(ctx);
+  // Anyone may GET it (the emulator serves path-style URLs; it does not check signatures).
+  http::HttpClient anyone;
+  auto got = anyone.Send(
+      [&](http::HttpRequest* r) {
+        r->url = *url;
+        return Status::Ok();
+      },
+      nullptr);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body, "signed bytes");
+  EXPECT_EQ(endpoint->exchanges(), 1) << "the Put's token; signing needs none";
+
+  auto anonymous = (*MakeGcsStore(ServerOptions()))->PresignGet(bucket(), "k", 60);
+  EXPECT_EQ(anonymous.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(anonymous.status().message().find("need a service account key"), std::string::npos)
+      << anonymous.status().message();
+  EXPECT_EQ((*store)->PresignGet(bucket(), "k", 700000).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_F(GcsServiceAccountTest, RejectedKeyIsPermissionDeniedNamingEndpointNotSecrets) {
