@@ -555,7 +555,7 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
                                  int64_t expires_seconds) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
     QUARRY_RETURN_IF_ERROR(CheckObjectKey("gs", bucket, key));
-    constexpr int64_t kWeek = 7 * 24 * 3600;  // the longest a V4 signed URL may live
+    constexpr int64_t kWeek = int64_t{7} * 24 * 3600;  // the longest a V4 signed URL may live
     if (expires_seconds < 1 || expires_seconds > kWeek) {
       return InvalidArgument("presigned URLs of gs live 1 to 604800 seconds (7 days), not " +
                              std::to_string(expires_seconds));
