@@ -6,6 +6,7 @@
 // in Status messages or in logs.
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -45,6 +46,14 @@ Result<GoogleCredentialsFile> ReadGoogleCredentialsFile(const std::string& path)
 // file's private key. InvalidArgument naming the file when the key is no RSA key in PEM.
 Result<std::string> MakeServiceAccountAssertion(const GoogleCredentialsFile& file,
                                                 std::string_view scope, std::time_t now);
+
+// A V4 signed URL (GOOG4-RSA-SHA256) that lets anyone GET gs://bucket/key for
+// `expires_seconds` from `now`, signed with the service account's private key. `endpoint` is
+// "scheme://host[:port]" (the path-style URL is endpoint/bucket/key). InvalidArgument when the
+// file is not a service account's or its key is no RSA key.
+Result<std::string> MakeV4SignedUrl(const GoogleCredentialsFile& file, std::string_view endpoint,
+                                    std::string_view bucket, std::string_view key,
+                                    int64_t expires_seconds, std::time_t now);
 
 // The OAuth2 scope Quarry asks for: read, write and manage buckets of Cloud Storage.
 inline constexpr std::string_view kStorageScope =

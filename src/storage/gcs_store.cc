@@ -35,8 +35,9 @@ constexpr const char* kGoogleEndpoint = "https://storage.googleapis.com";
 constexpr const char* kEmulatorProject = "quarry";
 
 struct GcsSettings {
-  std::string endpoint;  // "http://127.0.0.1:4443", no trailing '/'
-  std::string project;   // "" when none is known
+  std::string endpoint;          // "http://127.0.0.1:4443", no trailing '/'
+  std::string project;           // "" when none is known
+  std::string credentials_path;  // a key file, for signing URLs; "" when none
   uint64_t multipart_threshold = 16 * kMiB;
   uint64_t part_size = 16 * kMiB;
 };
@@ -549,6 +550,27 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
                                             std::string(src_key) + ": the rewrite never finished");
   }
 
+  // A V4 signed URL, which needs a service account's key to sign with (credentials_path).
+  Result<std::string> PresignGet(std::string_view bucket, std::string_view key,
+                                 int64_t expires_seconds) override {
+    QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    QUARRY_RETURN_IF_ERROR(CheckObjectKey("gs", bucket, key));
+    constexpr int64_t kWeek = int64_t{7} * 24 * 3600;  // the longest a V4 signed URL may live
+    if (expires_seconds < 1 || expires_seconds > kWeek) {
+      return InvalidArgument("presigned URLs of gs live 1 to 604800 seconds (7 days), not " +
+                             std::to_string(expires_seconds));
+    }
+    if (s_.credentials_path.empty()) {
+      return InvalidArgument(
+          "presigned URLs of gs need a service account key to sign with: set credentials_path "
+          "(or GOOGLE_APPLICATION_CREDENTIALS) to its JSON key file; " +
+          Who() + " cannot sign");
+    }
+    QUARRY_ASSIGN_OR_RETURN(auto file, auth::ReadGoogleCredentialsFile(s_.credentials_path));
+    return auth::MakeV4SignedUrl(file, s_.endpoint, bucket, key, expires_seconds,
+                                 std::time(nullptr));
+  }
+
   // Sends one request with the current bearer token (with the client's retries). A 401 for a
   // token Quarry fetched itself is answered by fetching a new one, once.
   Result<HttpResponse> Call(const std::string& method, const std::string& url,
@@ -568,7 +590,7 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
             return Status::Ok();
           },
           sink);
-      if (attempt == 0 && resp.ok() && resp->status == 401 && cred.exchanged &&
+      if (attempt == 0 && resp.ok() && IsUnauthorized(*resp) && cred.exchanged &&
           tokens_->Refresh().ok()) {
         if (sink != nullptr && sink->reset) sink->reset();
         continue;
@@ -576,6 +598,8 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
       return resp;
     }
   }
+
+  static bool IsUnauthorized(const HttpResponse& resp) { return resp.status == 401; }
 
   // The credential in use, for messages (never a secret).
   std::string Who() const { return tokens_->provider().Describe(); }
@@ -1017,6 +1041,7 @@ Result<std::shared_ptr<ObjectStore>> MakeGcsStore(const StorageOptions& options)
   const std::string token = Get(options, "token");
   const std::string path = Get(options, "credentials_path");
   s.project = Get(options, "project");
+  s.credentials_path = path;
   if (s.project.empty() && !path.empty() && !anonymous) {
     // The key file names its project; a worker without the file needs none for reading.
     if (auto file = auth::ReadGoogleCredentialsFile(path); file.ok()) s.project = file->project_id;

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,7 @@
 
 #include "auth/google_oauth.h"
 #include "auth/sigv4.h"
+#include "http/http_client.h"
 #include "quarry/list_fanout.h"
 #include "quarry/object_ops.h"
 #include "quarry/parallel_for.h"
@@ -43,6 +45,34 @@ std::string PatternBytes(size_t n, uint64_t seed) {
   std::string data(n, '\0');
   for (auto& c : data) c = static_cast<char>(rng());
   return data;
+}
+
+// Starts a new peak-memory measurement; false where the peak cannot be reset or says nothing
+// useful (sanitizers' shadow memory counts in it).
+bool ResetPeakMemory() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return false;
+#endif
+#endif
+  FILE* clear = std::fopen("/proc/self/clear_refs", "w");
+  if (clear == nullptr) return false;
+  const bool reset = std::fputs("5", clear) >= 0;
+  return std::fclose(clear) == 0 && reset;
+}
+
+// The process's peak resident memory since the last reset, in bytes.
+uint64_t PeakMemory() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  char line[256];
+  uint64_t kib = 0;
+  while (status != nullptr && std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %" SCNu64 " kB", &kib) == 1) break;
+  }
+  if (status != nullptr) std::fclose(status);
+  return kib << 10;
 }
 
 std::string Base64UrlDecode(std::string_view in) {
@@ -334,6 +364,54 @@ TEST_F(GcsTest, ResumableUploadOfManyChunksRoundTripsBySha256) {
   }
 }
 
+// Memory stays bounded whatever the object's size: bytes streamed through Room()/Commit() go
+// through two reused chunk buffers, and one Write of a large buffer sends its whole chunks from
+// that buffer without a copy.
+TEST_F(GcsTest, WriterMemoryIsTwoChunksWhateverTheSize) {
+  auto store = StoreForUri(
+      *ParseUri("gs://" + bucket()),
+      {{"part_size", std::to_string(2 << 20)}, {"multipart_threshold", std::to_string(2 << 20)}});
+  ASSERT_TRUE(store.ok());
+  constexpr size_t kSize = 64u << 20;
+  auto byte_at = [](size_t i) { return static_cast<char>(i * 131 >> 3); };
+  auto writer = (*store)->OpenWriter(bucket(), "streamed.bin");
+  ASSERT_TRUE(writer.ok());
+  const bool measured = ResetPeakMemory();
+  uint64_t before = PeakMemory();
+  std::mt19937_64 rng(9);
+  for (size_t done = 0; done < kSize;) {
+    auto room = (*writer)->Room();
+    ASSERT_TRUE(room.ok()) << room.status().ToString();
+    const size_t n = std::min({room->size(), kSize - done, size_t{1} + rng() % (1 << 20)});
+    for (size_t i = 0; i < n; ++i) (*room)[i] = byte_at(done + i);
+    ASSERT_TRUE((*writer)->Commit(n).ok());
+    done += n;
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+  if (measured) {
+    EXPECT_LT(PeakMemory() - before, uint64_t{16} << 20) << "2 chunk buffers of 2 MiB and curl's";
+  }
+  std::string expected(kSize, '\0');
+  for (size_t i = 0; i < kSize; ++i) expected[i] = byte_at(i);
+  EXPECT_EQ(auth::Sha256Hex(ReadToString(**store, bucket(), "streamed.bin").value_or("")),
+            auth::Sha256Hex(expected));
+
+  std::string data = PatternBytes((48u << 20) + 4321, 7);
+  const std::string sha = auth::Sha256Hex(data);
+  auto from_buffer = (*store)->OpenWriter(bucket(), "from-buffer.bin");
+  ASSERT_TRUE(from_buffer.ok());
+  ResetPeakMemory();
+  before = PeakMemory();
+  ASSERT_TRUE((*from_buffer)->Write(data).ok());
+  const uint64_t grew = PeakMemory() - before;
+  std::fill(data.begin(), data.end(), 'x');  // nothing refers to it once Write returns
+  ASSERT_TRUE((*from_buffer)->Close().ok());
+  if (measured) {
+    EXPECT_LT(grew, uint64_t{12} << 20) << "the writer copied the buffer";
+  }
+  EXPECT_EQ(auth::Sha256Hex(ReadToString(**store, bucket(), "from-buffer.bin").value_or("")), sha);
+}
+
 // Put of a body above the threshold goes up resumable, from the caller's memory.
 TEST_F(GcsTest, LargePutRoundTrips) {
   const std::string data = PatternBytes((size_t{11} << 20) + 7, 11);
@@ -621,6 +699,66 @@ TEST_F(GcsServiceAccountTest, ShippedTokenIsUsedThenRefreshedOnceBeforeExpiry) {
                 return (*refreshing)->Head(bucket(), "w").status();
               }).ok());
   EXPECT_EQ(endpoint->exchanges(), 2);
+}
+
+// A V4 signed URL reads the object with no credentials, and its signature is the service
+// account's over the canonical request the URL describes (checked here with the public key).
+TEST_F(GcsServiceAccountTest, PresignedUrlIsSignedByTheServiceAccount) {
+  auto endpoint = StartEndpoint(3600);
+  auto store = MakeGcsStore(KeyOptions());
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Put(bucket(), "signed dir/a+b.txt", "signed bytes").ok());
+  auto url = (*store)->PresignGet(bucket(), "signed dir/a+b.txt", 600);
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  const std::string base = (*store)->endpoint() + "/" + bucket() + "/signed%20dir/a%2Bb.txt?";
+  ASSERT_EQ(url->rfind(base, 0), 0u) << *url;
+  const std::string query = url->substr(base.size());
+  const auto sig_at = query.find("&X-Goog-Signature=");
+  ASSERT_NE(sig_at, std::string::npos);
+  const std::string signed_query = query.substr(0, sig_at);
+  std::string signature;
+  const std::string hex = query.substr(sig_at + 18);
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    signature += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  EXPECT_NE(signed_query.find("X-Goog-Credential=" + auth::UriEncode(kEmail, false) + "%2F"),
+            std::string::npos)
+      << signed_query;
+  EXPECT_NE(signed_query.find("X-Goog-Expires=600"), std::string::npos);
+  const auto date_at = signed_query.find("X-Goog-Date=") + 12;
+  const std::string datetime = signed_query.substr(date_at, 16);
+  const std::string host = (*store)->endpoint().substr((*store)->endpoint().find("://") + 3);
+  const std::string canonical = "GET\n/" + bucket() + "/signed%20dir/a%2Bb.txt\n" + signed_query +
+                                "\nhost:" + host + "\n\nhost\nUNSIGNED-PAYLOAD";
+  const std::string to_sign = "GOOG4-RSA-SHA256\n" + datetime + "\n" + datetime.substr(0, 8) +
+                              "/auto/storage/goog4_request\n" + auth::Sha256Hex(canonical);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EXPECT_EQ(EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, sa_.key), 1);
+  EXPECT_EQ(EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size()),
+            1)
+      << "the signature does not verify";
+  EVP_MD_CTX_free(ctx);
+  // Anyone may GET it (the emulator serves path-style URLs; it does not check signatures).
+  http::HttpClient anyone;
+  auto got = anyone.Send(
+      [&](http::HttpRequest* r) {
+        r->url = *url;
+        return Status::Ok();
+      },
+      nullptr);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body, "signed bytes");
+  EXPECT_EQ(endpoint->exchanges(), 1) << "the Put's token; signing needs none";
+
+  auto anonymous = (*MakeGcsStore(ServerOptions()))->PresignGet(bucket(), "k", 60);
+  EXPECT_EQ(anonymous.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(anonymous.status().message().find("need a service account key"), std::string::npos)
+      << anonymous.status().message();
+  EXPECT_EQ((*store)->PresignGet(bucket(), "k", 700000).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_F(GcsServiceAccountTest, RejectedKeyIsPermissionDeniedNamingEndpointNotSecrets) {
