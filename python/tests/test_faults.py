@@ -40,6 +40,7 @@ def test_every_byte_and_record_once_through_resets_truncations_and_slowdowns(buc
         quarry.put(u, b)
 
     attempts = {}
+    firsts = [0]  # first attempts seen: the faults go round by them, whatever retries interleave
     lock = threading.Lock()
 
     def choose(n, method, path, headers):
@@ -50,8 +51,9 @@ def test_every_byte_and_record_once_through_resets_truncations_and_slowdowns(buc
         key = (path, headers.get("Range"))
         with lock:
             attempt = attempts[key] = attempts.get(key, -1) + 1
+            first = firsts[0] = firsts[0] + (attempt == 0)
         if attempt == 0:
-            return ("reset", "truncate", "slowdown", None)[n % 4]
+            return ("reset", "truncate", "slowdown", None)[first % 4]
         return "slowdown" if attempt == 1 and n % 3 == 0 else None
 
     proxy = proxy_for(choose)

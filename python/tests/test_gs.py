@@ -323,6 +323,7 @@ def test_reads_and_resumable_uploads_survive_resets_truncations_and_slowdowns(gb
     uri = f"gs://{gbucket}/faults.csv"
     quarry.put(uri, data)
     attempts = {}
+    firsts = [0]  # first attempts seen: the faults go round by them, whatever retries interleave
     lock = threading.Lock()
 
     def choose(n, method, path, headers):
@@ -331,10 +332,11 @@ def test_reads_and_resumable_uploads_survive_resets_truncations_and_slowdowns(gb
         key = (method, path, headers.get("Range"), headers.get("Content-Range"))
         with lock:
             attempt = attempts[key] = attempts.get(key, -1) + 1
+            first = firsts[0] = firsts[0] + (attempt == 0)
         if method != "GET":
             return "slowdown" if attempt == 0 and n % 2 == 0 else None
         if attempt == 0:
-            return ("reset", "truncate", "slowdown", None)[n % 4]
+            return ("reset", "truncate", "slowdown", None)[first % 4]
         return "slowdown" if attempt == 1 and n % 3 == 0 else None
 
     emulator = gs if "://" in gs else "http://" + gs
