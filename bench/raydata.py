@@ -5,6 +5,9 @@ with 2 CPUs):
   (b) a Parquet file of 8 columns: one column read and summed (read_parquet(columns=[...]));
   (c) N small objects: their total bytes (read_binary_files).
 
+Daft runs the same on the same Ray (daft.set_runner_ray; read_csv, read_parquet + select,
+from_glob_path + url.download).
+
 Sums are taken per block in the read tasks (map_batches) and added on the driver, so that the
 figures are the reads', not those of Ray Data's aggregation.
 
@@ -12,7 +15,7 @@ Ray Data reaches RGW through pyarrow's S3 filesystem (endpoint_override, http). 
 the best of --rounds rounds, the two readers alternating so that a drift of the machine's load
 favours neither.
 
-    python bench/raydata.py [--csv-mib 256] [--parquet-mib 256] [--files 1000] [--file-kib 32]
+    python bench/raydata.py [--csv-mib 2048] [--parquet-mib 2048] [--files 5000] [--file-kib 32]
     python bench/raydata.py --smoke     # 8 MiB, 8 MiB, 100 files, one round
 
 Needs scripts/test-servers start and the environment it prints.
@@ -97,25 +100,52 @@ def _path(uri):
     return uri.split("://", 1)[1]
 
 
+def _daft_io():
+    import daft
+    return daft.io.IOConfig(s3=daft.io.S3Config(
+        endpoint_url=ENDPOINT, key_id=KEY, access_key=SECRET, region_name="us-east-1",
+        force_virtual_addressing=False, use_ssl=False))
+
+
+def _daft_sum(df, column):
+    return df.sum(column).to_pydict()[column][0]
+
+
+def _daft_bytes(prefix):
+    import daft
+    from daft import col
+    io_config = _daft_io()
+    df = daft.from_glob_path(prefix + "*", io_config=io_config)
+    df = df.with_column("b", col("path").url.download(io_config=io_config))
+    return _daft_sum(df.select(col("b").binary.length().alias("n")), "n")
+
+
 def workloads(csv_uri, pq_uri, files_prefix):
+    """(name, the size's kind, {reader: a function giving the figure's value})."""
+    import daft
     import ray.data
 
     import quarry.data as qd
     return [
-        ("(a) CSV count()", "csv",
-         lambda: qd.read_csv(csv_uri).count(),
-         lambda: ray.data.read_csv(_path(csv_uri), filesystem=_fs()).count()),
-        ("(a) CSV sum of a column", "csv",
-         lambda: _sum(qd.read_csv(csv_uri), "b"),
-         lambda: _sum(ray.data.read_csv(_path(csv_uri), filesystem=_fs()), "b")),
-        ("(b) Parquet, one column of 8, sum", "parquet",
-         lambda: _sum(qd.read_parquet(pq_uri, columns=["c3"]), "c3"),
-         lambda: _sum(ray.data.read_parquet(_path(pq_uri), filesystem=_fs())
-                      .select_columns(["c3"]), "c3")),
-        ("(c) small objects, bytes", "files",
-         lambda: _sum(qd.read_binary_files(files_prefix), "bytes"),
-         lambda: _sum(ray.data.read_binary_files(_path(files_prefix), filesystem=_fs()),
-                      "bytes")),
+        ("(a) CSV count()", "csv", {
+            "quarry": lambda: qd.read_csv(csv_uri).count(),
+            "ray": lambda: ray.data.read_csv(_path(csv_uri), filesystem=_fs()).count(),
+            "daft": lambda: daft.read_csv(csv_uri, io_config=_daft_io()).count_rows()}),
+        ("(a) CSV sum of a column", "csv", {
+            "quarry": lambda: _sum(qd.read_csv(csv_uri), "b"),
+            "ray": lambda: _sum(ray.data.read_csv(_path(csv_uri), filesystem=_fs()), "b"),
+            "daft": lambda: _daft_sum(daft.read_csv(csv_uri, io_config=_daft_io()), "b")}),
+        ("(b) Parquet, one column of 8, sum", "parquet", {
+            "quarry": lambda: _sum(qd.read_parquet(pq_uri).select_columns(["c3"]), "c3"),
+            "ray": lambda: _sum(ray.data.read_parquet(_path(pq_uri), filesystem=_fs())
+                                .select_columns(["c3"]), "c3"),
+            "daft": lambda: _daft_sum(daft.read_parquet(pq_uri, io_config=_daft_io())
+                                      .select("c3"), "c3")}),
+        ("(c) small objects, bytes", "files", {
+            "quarry": lambda: _sum(qd.read_binary_files(files_prefix), "bytes"),
+            "ray": lambda: _sum(ray.data.read_binary_files(_path(files_prefix),
+                                                           filesystem=_fs()), "bytes"),
+            "daft": lambda: _daft_bytes(files_prefix)}),
     ]
 
 
@@ -136,13 +166,15 @@ def _sum(ds, column):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--csv-mib", type=int, default=256)
-    parser.add_argument("--parquet-mib", type=int, default=256)
-    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--csv-mib", type=int, default=2048)
+    parser.add_argument("--parquet-mib", type=int, default=2048)
+    parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--file-kib", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--clean", action="store_true", help="delete the objects at the end")
+    parser.add_argument("--readers", default="quarry,ray,daft",
+                        help="of quarry, ray (Ray Data), daft (Daft on Ray)")
     args = parser.parse_args()
     if args.smoke:
         args.csv_mib, args.parquet_mib, args.files, args.rounds = 8, 8, 100, 1
@@ -157,31 +189,43 @@ def main():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     import ray.data
     ray.data.DataContext.get_current().enable_progress_bars = False
+    readers = args.readers.split(",")
+    if "daft" in readers:
+        import daft
+        daft.set_runner_ray()  # the Ray started above, 2 CPUs
+    names = {"quarry": "Quarry", "ray": "Ray Data", "daft": "Daft"}
     load = os.getloadavg()
     rows = []
-    for name, kind, ours, theirs in workloads(csv_uri, pq_uri, files_prefix):
-        best = {"quarry": float("inf"), "ray": float("inf")}
+    for name, kind, fns in workloads(csv_uri, pq_uri, files_prefix):
+        best = {who: float("inf") for who in readers}
         results = {}
-        ours(), theirs()  # warm the workers' imports
+        for who in readers:
+            fns[who]()  # warm the workers' imports
         for _ in range(args.rounds):
-            for who, fn in (("quarry", ours), ("ray", theirs)):
+            for who in readers:
                 t = time.perf_counter()
-                results[who] = fn()
+                results[who] = fns[who]()
                 best[who] = min(best[who], time.perf_counter() - t)
-        q, r = results["quarry"], results["ray"]
-        assert (abs(q - r) <= 1e-6 * abs(r)) if isinstance(r, float) else q == r, (name, q, r)
-        rows.append((name, kind, best["quarry"], best["ray"]))
-        print(f"{name}: Quarry {best['quarry']:.2f} s, Ray Data {best['ray']:.2f} s", flush=True)
+        q = results["quarry"]
+        for who in readers:
+            r = results[who]
+            assert (abs(q - r) <= 1e-6 * abs(r)) if isinstance(r, float) else q == r, (
+                name, who, q, r)
+        rows.append((name, kind, best))
+        print(f"{name}: " + ", ".join(f"{names[w]} {best[w]:.2f} s" for w in readers), flush=True)
     load_after = os.getloadavg()
     print(f"\nRay 2 CPUs; CSV {sizes['csv'] / 2**20:.0f} MiB, Parquet "
           f"{sizes['parquet'] / 2**20:.0f} MiB, {args.files} x {args.file_kib} KiB; best of "
           f"{args.rounds}; load average {load[0]:.1f} at the start, {load_after[0]:.1f} at the end")
-    print("\n| workload | Quarry | Ray Data | Quarry is |")
-    print("|---|---|---|---|")
-    for name, kind, q, r in rows:
+    others = [w for w in readers if w != "quarry"]
+    print("\n| workload | " + " | ".join(names[w] for w in readers) + " | " +
+          " | ".join(f"Quarry against {names[w]}" for w in others) + " |")
+    print("|---" * (len(readers) + len(others) + 1) + "|")
+    for name, kind, best in rows:
         unit = (lambda s: f"{sizes[kind] / s / 1e6:.0f} MB/s") if kind != "files" else (
             lambda s: f"{sizes[kind] / s:.0f} objects/s")
-        print(f"| {name} | {q:.2f} s ({unit(q)}) | {r:.2f} s ({unit(r)}) | {r / q:.2f}x |")
+        print(f"| {name} | " + " | ".join(f"{best[w]:.2f} s ({unit(best[w])})" for w in readers)
+              + " | " + " | ".join(f"{best[w] / best['quarry']:.2f}x" for w in others) + " |")
     ray.shutdown()
     if args.clean:
         quarry.delete(f"s3://{BUCKET}/", recursive=True)

@@ -7,9 +7,11 @@ each with its dominant colour as a swatch and its share, and a bar of the most f
 dominant colours.
 
     python examples/extract_colors.py [s3://bucket/prefix/] [--count N] [--picture PATH]
+    python examples/extract_colors.py --store gs        # or az: the same job on another cloud
 
-With the default location, the bucket is created and filled with generated images (JPEG and
-PNG) when it holds none.
+With the default location (`<store>://quarry-images/photos/`, s3 unless `--store` says
+otherwise), the bucket is created and filled with generated images (JPEG and PNG) when it holds
+none. The job itself is the same whatever the scheme: only the URI changes.
 """
 
 import argparse
@@ -149,7 +151,10 @@ def make_images(prefix, count):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("location", nargs="?", default="s3://quarry-images/photos/")
+    parser.add_argument("location", nargs="?",
+                        help="where the images are (default: <store>://quarry-images/photos/)")
+    parser.add_argument("--store", choices=quarry.schemes(), default=None,
+                        help="the store of the default location (s3 unless given)")
     parser.add_argument("--count", type=int, default=300, help="images to generate if none")
     parser.add_argument("--num-cpus", type=int, default=2)
     parser.add_argument("--picture", default=os.path.join(tempfile.gettempdir(),
@@ -157,7 +162,12 @@ def main():
                         help="where to write the contact sheet (PNG)")
     args = parser.parse_args()
 
-    if args.location == parser.get_default("location"):
+    if args.location is None:
+        args.location = f"{args.store or 's3'}://quarry-images/photos/"
+    elif args.store and not args.location.startswith(args.store + "://"):
+        parser.error(f"--store {args.store} and the location {args.location} name different "
+                     f"stores: give one of them")
+    if args.location.endswith("://quarry-images/photos/"):
         quarry.create_bucket(args.location)
         if not any(True for _ in quarry.ls(args.location)):
             t = time.perf_counter()

@@ -7,7 +7,7 @@
 
 from . import data
 from ._api import (BucketInfo, ObjectInfo, Plan, create_bucket, delete, get, ls, open, plan, put,
-                   stat)
+                   schemes, stat)
 from ._executor import Job, map, map_reduce, submit
 from ._partition import DataStream, Partition
 from ._progress import Snapshot
@@ -28,5 +28,5 @@ __all__ = [
     "BucketInfo", "Cancelled", "DataStream", "InvalidArgument", "Job", "NotFound", "ObjectInfo", "Partition",
     "PermissionDenied", "Plan", "PreconditionFailed", "QuarryError", "Snapshot", "TaskError", "Unavailable",
     "create_bucket", "data", "delete", "get", "ls", "map", "map_reduce", "open", "plan", "put",
-    "stat", "submit",
+    "schemes", "stat", "submit",
 ]

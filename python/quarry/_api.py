@@ -19,6 +19,12 @@ BucketInfo.__doc__ = """One bucket, as ls("s3://") lists them (creation_date may
 _SCHEMES = tuple(_quarry.schemes())  # of the registered backends
 
 
+def schemes():
+    """The URI schemes this build reads and writes ("s3", "gs", "az", ...): its registered
+    backends, in the registry's order."""
+    return _SCHEMES
+
+
 def _scheme_of(uri):
     return _quarry.parse_uri(os.fspath(uri))[0]
 

@@ -66,6 +66,23 @@ class QuarryDatasource(Datasource):
             partitions.append(p)
         self.credential_fetches = plan.credential_fetches
         self._pieces = self._format.prepare(partitions)
+        self._projection_map = None  # what Ray Data's optimizer pushes down (Parquet)
+
+    # Ray Data's optimizer hands a later select_columns / filter(expr=...) to the datasource
+    # where the format can act on it before bytes move: Parquet reads the byte ranges of the
+    # selected columns only and skips row groups whose statistics rule the predicate out.
+    def supports_projection_pushdown(self):
+        return self._format.pushdown
+
+    def supports_predicate_pushdown(self):
+        return self._format.pushdown
+
+    def _selected(self):
+        """(the columns pushed down, in their order, or None for all; the pyarrow predicate
+        pushed down, or None)."""
+        columns = self._get_data_columns()
+        predicate = self._predicate_expr.to_pyarrow() if self._predicate_expr is not None else None
+        return columns, predicate
 
     @property
     def schema(self):
@@ -75,6 +92,10 @@ class QuarryDatasource(Datasource):
         if schema is not None and self._include_paths and "path" not in schema.names:
             import pyarrow as pa
             schema = schema.append(pa.field("path", pa.string()))
+        columns, _ = self._selected()
+        if schema is not None and columns is not None:
+            import pyarrow as pa
+            schema = pa.schema([schema.field(c) for c in columns if c in schema.names])
         return schema
 
     def get_name(self):
@@ -84,6 +105,12 @@ class QuarryDatasource(Datasource):
         return sum(piece.size_bytes for piece in self._pieces)
 
     def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
+        columns, predicate = self._selected()
+        fmt = self._format
+        if columns is not None or predicate is not None:
+            fmt = fmt.narrowed([c for c in columns if c != "path"] if columns is not None
+                               else None, predicate)
+        include_paths = self._include_paths and (columns is None or "path" in columns)
         tasks = []
         for group in _balanced_groups([max(1, piece.weight) for piece in self._pieces],
                                       parallelism):
@@ -94,7 +121,7 @@ class QuarryDatasource(Datasource):
                 size_bytes=sum(piece.size_bytes for piece in pieces),
                 input_files=list(dict.fromkeys(piece.partition.uri for piece in pieces)),
                 exec_stats=None)
-            read = functools.partial(_read_pieces, self._format, pieces, self._include_paths)
+            read = functools.partial(_read_pieces, fmt, pieces, include_paths, columns)
             tasks.append(ReadTask(read, metadata, schema=self.schema,
                                   per_task_row_limit=per_task_row_limit))
         return tasks
@@ -141,15 +168,18 @@ def _balanced_groups(weights, n):
     return groups
 
 
-def _read_pieces(fmt, pieces, include_paths):
+def _read_pieces(fmt, pieces, include_paths, columns=None):
     """The body of one read task: a block per piece (Parquet: per row group; binary rows: per
-    64 MiB of objects). Formats yield (the URI of the block's rows, or one URI per row; table)."""
+    64 MiB of objects). Formats yield (the URI of the block's rows, or one URI per row; table).
+    `columns`, when given, are the block's columns in their order (a projection pushed down)."""
     import pyarrow as pa
     for uris, table in fmt.read(pieces):
         if include_paths and "path" not in table.column_names:
             if isinstance(uris, str):
                 uris = [uris] * table.num_rows
             table = table.append_column("path", pa.array(uris, pa.string()))
+        if columns is not None:
+            table = table.select([c for c in columns if c in table.column_names])
         yield table
 
 
@@ -225,6 +255,7 @@ def _chunk_data(p):
 class _Format:
     name = ""
     schema = None
+    pushdown = False  # acts on a projection and a predicate pushed down (narrowed)
 
     def plan_options(self, chunk_size, newline):
         return {"chunk_size": chunk_size, "newline": b"\n", "header": False}
@@ -599,6 +630,16 @@ class _Binary(_Format):
     def plan_options(self, chunk_size, newline):
         return {"decompress": False}
 
+    def narrowed(self, columns, predicate):
+        """A copy reading only `columns` (None: those it read) of the rows that also meet
+        `predicate` (a pyarrow expression, or None): what Ray Data pushed down."""
+        narrow = copy.copy(self)
+        if columns is not None:
+            narrow._columns = [c for c in columns if self._columns is None or c in self._columns]
+        if predicate is not None:
+            narrow._filter = predicate if self._filter is None else self._filter & predicate
+        return narrow
+
     def prepare(self, partitions):
         return [_Piece(p, p.size, p.size) for p in partitions]
 
@@ -632,6 +673,7 @@ class _Parquet(_Format):
     serves the footer from what the driver read."""
 
     name = "Parquet"
+    pushdown = True
 
     def __init__(self, columns=None, filter=None):  # noqa: A002
         import pyarrow.compute as pc
@@ -647,6 +689,16 @@ class _Parquet(_Format):
 
     def plan_options(self, chunk_size, newline):
         return {"decompress": False}
+
+    def narrowed(self, columns, predicate):
+        """A copy reading only `columns` (None: those it read) of the rows that also meet
+        `predicate` (a pyarrow expression, or None): what Ray Data pushed down."""
+        narrow = copy.copy(self)
+        if columns is not None:
+            narrow._columns = [c for c in columns if self._columns is None or c in self._columns]
+        if predicate is not None:
+            narrow._filter = predicate if self._filter is None else self._filter & predicate
+        return narrow
 
     def prepare(self, partitions):
         from concurrent.futures import ThreadPoolExecutor

@@ -223,6 +223,40 @@ def test_parquet_one_column_moves_a_fraction_of_the_file(bucket, s3):
         proxy.close()
 
 
+def test_select_columns_and_filter_expr_are_pushed_into_the_parquet_read(bucket, s3):
+    # Ray Data's optimizer hands a later select_columns and filter(expr=...) to the datasource:
+    # the bytes that move are those of the selected column's chunks and of the row groups the
+    # predicate's statistics keep, as if columns= and filter= had been given to read_parquet.
+    from ray.data.expressions import col
+    table, data = _parquet(1 << 17, columns=8)  # 8 columns x 8 row groups, 8 MiB
+    uri = f"s3://{bucket}/pushed.parquet"
+    quarry.put(uri, data)
+    proxy = FaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    try:
+        opts = {"endpoint": proxy.endpoint}
+        ds = quarry.data.read_parquet(uri, storage_options=opts).select_columns(["c3", "id"])
+        got = _arrow(ds)
+        assert got.column_names == ["c3", "id"]
+        got = got.sort_by("id")
+        assert got.column("c3").equals(table.column("c3"))
+        # Two columns of 8, and the footer once, on the driver.
+        assert proxy.body_bytes < 0.3 * len(data), (proxy.body_bytes, len(data))
+
+        proxy.reset_counts()
+        last = (1 << 17) - (1 << 14)  # the last row group's first id
+        ds = (quarry.data.read_parquet(uri, storage_options=opts)
+              .filter(expr=col("id") >= last).select_columns(["c5"]))
+        got = _arrow(ds)
+        assert got.column_names == ["c5"] and got.num_rows == 1 << 14
+        assert pc.sum(got.column("c5")).as_py() == pytest.approx(
+            pc.sum(table.column("c5").slice(last)).as_py())
+        # One column (and the filter's) of one row group of 8: 2 x 1/64 of the file, and the
+        # footer; the other row groups are skipped by their statistics.
+        assert proxy.body_bytes < 0.1 * len(data), (proxy.body_bytes, len(data))
+    finally:
+        proxy.close()
+
+
 def test_override_num_blocks_groups_chunks_by_bytes(bucket):
     data = _csv_rows(30000, decimal_at=-1)
     uri = f"s3://{bucket}/n.csv"

@@ -21,6 +21,7 @@
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
 #include "quarry/parallel_for.h"
+#include "storage/bounded_body.h"
 #include "storage/s3_xml.h"
 
 namespace quarry {
@@ -234,39 +235,19 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
       headers.emplace_back("x-ms-range", std::move(range));
     }
     if (!options.if_match.empty()) headers.emplace_back("If-Match", "\"" + options.if_match + "\"");
-    uint64_t written = 0;
-    auto grew = [&] {
-      return Status(StatusCode::kPreconditionFailed,
-                    "read " + UriText(container, key) +
-                        ": the blob is larger than when it was listed (it changed while being "
-                        "read): rerun on the new version");
-    };
-    http::BodySink body{
-        [&](const char* d, size_t n) -> Status {
-          if (n > length - written) return grew();
-          written += n;
-          return sink->Write(d, n);
-        },
+    BoundedBody body(
+        sink, length,
         [&] {
-          written = 0;
-          sink->Reset();
+          return Status(StatusCode::kPreconditionFailed,
+                        "read " + UriText(container, key) +
+                            ": the blob is larger than when it was listed (it changed while being "
+                            "read): rerun on the new version");
         },
-        [&](const HttpResponse& head) { sink->OnObject(InfoFromHeaders(key, head)); }};
-    if (sink->ReceivesInPlace()) {
-      body.room = [&]() -> Result<std::span<char>> {
-        if (written == length) return grew();
-        QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->Room());
-        return room.first(static_cast<size_t>(std::min<uint64_t>(room.size(), length - written)));
-      };
-      body.commit = [&](size_t n) {
-        written += n;
-        return sink->Commit(n);
-      };
-    }
-    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", container, key, {}, headers, {}, &body));
+        [&](const HttpResponse& head) -> Result<ObjectInfo> { return InfoFromHeaders(key, head); });
+    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", container, key, {}, headers, {}, body.body()));
     if (resp.status == 416) return uint64_t{0};  // offset at or past the end
     if (resp.status != 200 && resp.status != 206) return ErrorFor("read", container, key, resp);
-    return written;
+    return body.written();
   }
 
   using ObjectStore::Put;

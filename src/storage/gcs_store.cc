@@ -19,6 +19,7 @@
 #include "auth/sigv4.h"
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
+#include "storage/bounded_body.h"
 
 namespace quarry {
 namespace {
@@ -329,48 +330,24 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
                         " as when it was listed): rerun "
                         "the job on the new version");
     };
-    auto grew = [&] {
-      return Status(StatusCode::kPreconditionFailed,
-                    "read " + uri +
-                        ": the object is larger than when it was listed (it changed while being "
-                        "read): rerun on the new version");
-    };
     // Servers that ignore ifGenerationMatch on downloads still say which generation they send:
     // its bytes must not reach the sink when it is not the pinned one.
-    std::optional<std::string> wrong_generation;
-    uint64_t written = 0;
-    http::BodySink body{[&](const char* d, size_t n) -> Status {
-                          if (wrong_generation) return changed(*wrong_generation);
-                          if (n > length - written) return grew();
-                          written += n;
-                          return sink->Write(d, n);
-                        },
-                        [&] {
-                          written = 0;
-                          sink->Reset();
-                        },
-                        [&](const HttpResponse& head) {
-                          ObjectInfo info = InfoFromHeaders(key, head);
-                          if (!pinned.empty() && !info.etag.empty() && info.etag != pinned) {
-                            wrong_generation = info.etag;
-                            return;
-                          }
-                          sink->OnObject(info);
-                        }};
-    if (sink->ReceivesInPlace()) {
-      body.room = [&]() -> Result<std::span<char>> {
-        if (wrong_generation) return changed(*wrong_generation);
-        if (written == length) return grew();
-        QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->Room());
-        return room.first(static_cast<size_t>(std::min<uint64_t>(room.size(), length - written)));
-      };
-      body.commit = [&](size_t n) {
-        written += n;
-        return sink->Commit(n);
-      };
-    }
+    BoundedBody body(
+        sink, length,
+        [&] {
+          return Status(StatusCode::kPreconditionFailed,
+                        "read " + uri +
+                            ": the object is larger than when it was listed (it changed while "
+                            "being read): rerun on the new version");
+        },
+        [&](const HttpResponse& head) -> Result<ObjectInfo> {
+          ObjectInfo info = InfoFromHeaders(key, head);
+          if (!pinned.empty() && !info.etag.empty() && info.etag != pinned)
+            return changed(info.etag);
+          return info;
+        });
     QUARRY_ASSIGN_OR_RETURN(
-        auto resp, Call("GET", WithQuery(ObjectUrl(bucket, key), query), headers, {}, &body));
+        auto resp, Call("GET", WithQuery(ObjectUrl(bucket, key), query), headers, {}, body.body()));
     if (resp.status == 416) return uint64_t{0};  // offset at or past the end
     if (resp.status != 200 && resp.status != 206) {
       return ErrorFor("read", bucket, key, resp, /*object=*/true);
@@ -379,7 +356,7 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
         !pinned.empty() && !now.empty() && now != pinned) {
       return changed(now);  // an empty body carries no bytes to stop, but it is not the pinned one
     }
-    return written;
+    return body.written();
   }
 
   using ObjectStore::Put;

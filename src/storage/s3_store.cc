@@ -17,6 +17,7 @@
 #include "quarry/key_rules.h"
 #include "quarry/request_counters.h"
 #include "storage/backends.h"
+#include "storage/bounded_body.h"
 #include "storage/s3_xml.h"
 
 namespace quarry {
@@ -216,39 +217,19 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
       headers.emplace_back("range", std::move(range));
     }
     if (!options.if_match.empty()) headers.emplace_back("if-match", "\"" + options.if_match + "\"");
-    uint64_t written = 0;
-    auto grew = [&] {
-      return Status(StatusCode::kPreconditionFailed,
-                    "read " + s_.scheme + "://" + std::string(bucket) + "/" + std::string(key) +
-                        ": the object is larger than when it was listed (it changed while being "
-                        "read): rerun on the new version");
-    };
-    http::BodySink body{
-        [&](const char* d, size_t n) -> Status {
-          if (n > length - written) return grew();
-          written += n;
-          return sink->Write(d, n);
-        },
+    BoundedBody body(
+        sink, length,
         [&] {
-          written = 0;
-          sink->Reset();
+          return Status(StatusCode::kPreconditionFailed,
+                        "read " + s_.scheme + "://" + std::string(bucket) + "/" + std::string(key) +
+                            ": the object is larger than when it was listed (it changed while "
+                            "being read): rerun on the new version");
         },
-        [&](const HttpResponse& head) { sink->OnObject(InfoFromHeaders(key, head)); }};
-    if (sink->ReceivesInPlace()) {
-      body.room = [&]() -> Result<std::span<char>> {
-        if (written == length) return grew();
-        QUARRY_ASSIGN_OR_RETURN(std::span<char> room, sink->Room());
-        return room.first(static_cast<size_t>(std::min<uint64_t>(room.size(), length - written)));
-      };
-      body.commit = [&](size_t n) {
-        written += n;
-        return sink->Commit(n);
-      };
-    }
-    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", bucket, key, {}, headers, {}, &body));
+        [&](const HttpResponse& head) -> Result<ObjectInfo> { return InfoFromHeaders(key, head); });
+    QUARRY_ASSIGN_OR_RETURN(auto resp, Call("GET", bucket, key, {}, headers, {}, body.body()));
     if (resp.status == 416) return uint64_t{0};  // offset at or past the end
     if (resp.status != 200 && resp.status != 206) return ErrorFor("read", bucket, key, resp);
-    return written;
+    return body.written();
   }
 
   using ObjectStore::Put;
@@ -267,18 +248,31 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
 
   Status DeleteObjects(std::string_view bucket, const std::vector<std::string>& keys) override {
     QUARRY_RETURN_IF_ERROR(CheckBucket(bucket));
+    // A key XML cannot carry goes by its own DELETE; the rest in DeleteObjects batches.
+    std::vector<const std::string*> batchable;
+    batchable.reserve(keys.size());
+    for (const auto& key : keys) {
+      if (XmlCanCarry(key)) {
+        batchable.push_back(&key);
+        continue;
+      }
+      QUARRY_ASSIGN_OR_RETURN(auto resp, Call("DELETE", bucket, key, {}, {}, {}, nullptr, true));
+      if (resp.status != 204 && resp.status != 200 && resp.status != 404) {
+        return ErrorFor("delete", bucket, key, resp);
+      }
+    }
     constexpr size_t kBatch = 1000;  // the S3 limit per DeleteObjects request
-    for (size_t i = 0; i < keys.size(); i += kBatch) {
+    for (size_t i = 0; i < batchable.size(); i += kBatch) {
       std::string body = "<Delete><Quiet>true</Quiet>";
-      for (size_t j = i; j < std::min(keys.size(), i + kBatch); ++j) {
-        body += "<Object><Key>" + XmlEscape(keys[j]) + "</Key></Object>";
+      for (size_t j = i; j < std::min(batchable.size(), i + kBatch); ++j) {
+        body += "<Object><Key>" + XmlEscape(*batchable[j]) + "</Key></Object>";
       }
       body += "</Delete>";
       http::HeaderList headers = {{"content-md5", Base64Md5(body)},
                                   {"content-type", "application/xml"}};
       QUARRY_ASSIGN_OR_RETURN(
           auto resp, Call("POST", bucket, "", {{"delete", ""}}, headers, body, nullptr, true));
-      if (resp.status != 200) return ErrorFor("delete", bucket, keys[i], resp);
+      if (resp.status != 200) return ErrorFor("delete", bucket, *batchable[i], resp);
       pugi::xml_document doc;
       doc.load_buffer(resp.body.data(), resp.body.size());
       auto err = doc.child("DeleteResult").child("Error");

@@ -69,6 +69,13 @@ std::string XmlEscape(std::string_view text) {
   return out;
 }
 
+bool XmlCanCarry(std::string_view text) {
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') return false;
+  }
+  return true;
+}
+
 std::string UrlDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -18,8 +18,8 @@ struct ListObjectsV2Page {
   std::string next_continuation_token;  // as sent; empty when absent
 };
 
-// Parses the body of a ListObjectsV2 reply (<ListBucketResult>), read as UTF-8. Each <Contents> gives an
-// ObjectInfo with key, size (0 when missing or not a number), etag without its surrounding
+// Parses the body of a ListObjectsV2 reply (<ListBucketResult>), read as UTF-8. Each <Contents>
+// gives an ObjectInfo with key, size (0 when missing or not a number), etag without its surrounding
 // quotes, and last_modified as sent; each <CommonPrefixes><Prefix> a common prefix. When
 // <EncodingType> is "url", keys and prefixes are percent-decoded ('+' is a space), as the reply
 // to a request with encoding-type=url has them encoded. Text is taken byte for byte apart from
@@ -44,6 +44,12 @@ S3ErrorReply ParseS3ErrorReply(std::string_view body);
 // references (also '\r', which a parser would read as '\n').
 // "\0" cannot be written in XML at all; it becomes "&#0;", which lenient parsers accept.
 std::string XmlEscape(std::string_view text);
+
+// True if XML 1.0 can carry `text` in an element, escaped by XmlEscape: no control character
+// other than '\t', '\n' and '\r' (XML 1.0 forbids the others even as numeric references, and
+// servers such as Ceph RGW reject them). A key that fails this is sent where no XML carries it,
+// e.g. deleted by its own DELETE request instead of in a DeleteObjects batch.
+bool XmlCanCarry(std::string_view text);
 
 // Percent-decoding as in ListObjectsV2 replies with encoding-type=url: "%XX" (hex, either case)
 // is the byte XX, '+' is a space; a '%' not followed by two hex digits is kept as it is.

@@ -101,6 +101,15 @@ TEST(XmlEscape, WhatItWritesParsesBackToTheSameBytes) {
   EXPECT_EQ(reply.code, text);
 }
 
+TEST(XmlCanCarry, RefusesTheControlCharactersXml10Forbids) {
+  EXPECT_TRUE(XmlCanCarry("plain/key with spaces & <tags>"));
+  EXPECT_TRUE(XmlCanCarry("tab\tnewline\ncr\r\xC3\xA9\x7f"));
+  EXPECT_FALSE(XmlCanCarry("nl/e\x1b[31m"));
+  EXPECT_FALSE(XmlCanCarry(std::string("a\0b", 3)));
+  EXPECT_FALSE(XmlCanCarry("\x01"));
+  EXPECT_FALSE(XmlCanCarry("\x1f"));
+}
+
 TEST(UrlDecode, DecodesPercentEscapesAndPlus) {
   EXPECT_EQ(UrlDecode("a%2Fb%2fc+d"), "a/b/c d");
   EXPECT_EQ(UrlDecode("%"), "%");
