@@ -1,10 +1,11 @@
 // Record boundaries for line-aligned partitions.
 //
-// Contract (DESIGN.md, "Partitioning contract"): with a border-free separator SEP, record starts
-// are offset 0 and every offset right after an occurrence of SEP. A partition with nominal range
-// [a, b) holds every record whose first byte lies in [a, b), whole; so its data is
-// [RecordStartAtOrAfter(a), RecordStartAtOrAfter(b)), where RecordStartAtOrAfter(x) is the
-// smallest record start >= x, or the object size S when there is none.
+// Contract (the README's "Partitioning" section says the same for users): with a border-free
+// separator SEP, record starts are offset 0 and every offset right after an occurrence of SEP.
+// A partition with nominal range [a, b) holds every record whose first byte lies in [a, b),
+// whole; so its data is [RecordStartAtOrAfter(a), RecordStartAtOrAfter(b)), where
+// RecordStartAtOrAfter(x) is the smallest record start >= x, or the object size S when there is
+// none.
 //
 // Because SEP is border-free (no proper prefix of it equals a suffix), occurrences never overlap
 // and can be found by scanning from anywhere: the first occurrence starting at or after x - |SEP|

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quarry/request_counters.h"
 #include "quarry/status.h"
 #include "quarry/uri.h"
 
@@ -140,13 +141,7 @@ class ObjectWriter {
 };
 
 // Request counters of a store since it was made (zero for stores that make no requests).
-struct StoreStats {
-  uint64_t requests = 0;
-  uint64_t retries = 0;
-  uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
-  uint64_t connections_opened = 0;
-};
+using StoreStats = RequestCounts;  // a store's HTTP client's totals (request_counters.h)
 
 class ObjectStore {
  public:

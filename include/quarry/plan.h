@@ -1,6 +1,6 @@
 // Plans: from inputs (URIs, prefixes, globs) to a lazy sequence of partitions.
 //
-// Partitioning contract (DESIGN.md): an object of size S gives
+// Partitioning contract (also in the README, "Partitioning"): an object of size S gives
 //   - no chunking: one partition [0, S), also when S = 0;
 //   - chunk_size C: [iC, min((i+1)C, S)) for i = 0 .. ceil(S/C)-1 (one [0,0) when S = 0);
 //   - chunk_number N: C = ceil(S/N): at most N partitions, fewer when S < N.

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace quarry {
@@ -20,6 +21,24 @@ struct RequestCounters {
   std::atomic<uint64_t> bytes_sent{0};      // of request bodies
   std::atomic<uint64_t> connections_opened{0};
 };
+
+// A reading of RequestCounters at one moment, field for field (what ObjectStore::stats gives).
+struct RequestCounts {
+  uint64_t requests = 0;
+  uint64_t retries = 0;
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t connections_opened = 0;
+
+  RequestCounts& operator+=(const RequestCounts& other);
+};
+
+RequestCounts ReadCounts(const RequestCounters& counters);
+
+// Calls fn(name, value) for every count ("requests", "retries", ...), in the order above: the
+// one list of the counters' names, which reports go through.
+void ForEachCount(const RequestCounts& counts,
+                  const std::function<void(const char* name, uint64_t value)>& fn);
 
 // The counters this thread counts into; null when none.
 RequestCounters* CurrentRequestCounters();

@@ -1,12 +1,12 @@
 """Running a function over a plan: map, submit (Job), map_reduce; on Ray or a local pool."""
 
+from . import _quarry
 from ._api import Plan, resolve_storage_options
 from ._checkpoint import Checkpoint
 from ._job import OPEN_AHEAD, Job, Output
 from .errors import InvalidArgument
 
-_PLAN_KEYS = ("chunk_size", "chunk_number", "newline", "header", "decompress", "storage_options",
-              "part_size", "readahead", "read_window")
+_PLAN_KEYS = tuple(_quarry.plan_option_keys())  # as the engine defines them
 
 
 def _choose_executor(executor):

@@ -4,9 +4,9 @@ import io
 
 from . import _quarry
 
-# Plan options a partition needs to open its data (storage options travel separately).
-_STREAM_OPTION_KEYS = ("newline", "header", "decompress", "part_size", "readahead",
-                       "read_window")
+# Plan options a partition needs to open its data, as the engine defines them (storage options
+# travel separately).
+_STREAM_OPTION_KEYS = tuple(_quarry.stream_option_keys())
 
 
 class DataStream(io.RawIOBase):

@@ -56,7 +56,7 @@ class AzureAdProvider final : public CredentialProvider {
       return Status(
           StatusCode::kUnavailable,
           "token request of " + Describe() + " failed with HTTP " + std::to_string(resp.status),
-          resp.status, http::IsRetryableHttpStatus(resp.status, resp.body));
+          resp.status, http::IsRetryableHttpStatus(resp.status));
     }
     if (json.is_discarded() || !json.contains("access_token") ||
         !json["access_token"].is_string()) {

@@ -96,7 +96,7 @@ class IamProvider final : public CredentialProvider {
       return Status(StatusCode::kUnavailable,
                     "token request to the IBM IAM endpoint " + endpoint_ + " failed with HTTP " +
                         std::to_string(resp.status),
-                    resp.status, http::IsRetryableHttpStatus(resp.status, resp.body));
+                    resp.status, http::IsRetryableHttpStatus(resp.status));
     }
     auto j = nlohmann::json::parse(resp.body, nullptr, false);
     if (j.is_discarded() || !j.contains("access_token") || !j["access_token"].is_string()) {

@@ -98,7 +98,7 @@ class GoogleOAuthProvider final : public CredentialProvider {
       return Status(StatusCode::kUnavailable,
                     "token request to " + file.token_uri + " for " + DescribeFile(file) +
                         " failed with HTTP " + std::to_string(resp.status),
-                    resp.status, http::IsRetryableHttpStatus(resp.status, resp.body));
+                    resp.status, http::IsRetryableHttpStatus(resp.status));
     }
     if (!j.is_object() || StringField(j, "access_token").empty()) {
       return Status(StatusCode::kIoError,

@@ -9,7 +9,38 @@ namespace {
 thread_local std::shared_ptr<RequestCounters> current_shared;
 thread_local RequestCounters* current = nullptr;
 
+// Every counter once: its name, its field in a reading, its counter.
+struct CountField {
+  const char* name;
+  uint64_t RequestCounts::*count;
+  std::atomic<uint64_t> RequestCounters::*counter;
+};
+constexpr CountField kCountFields[] = {
+    {"requests", &RequestCounts::requests, &RequestCounters::requests},
+    {"retries", &RequestCounts::retries, &RequestCounters::retries},
+    {"bytes_received", &RequestCounts::bytes_received, &RequestCounters::bytes_received},
+    {"bytes_sent", &RequestCounts::bytes_sent, &RequestCounters::bytes_sent},
+    {"connections_opened", &RequestCounts::connections_opened,
+     &RequestCounters::connections_opened},
+};
+
 }  // namespace
+
+RequestCounts& RequestCounts::operator+=(const RequestCounts& other) {
+  for (const auto& f : kCountFields) this->*f.count += other.*f.count;
+  return *this;
+}
+
+RequestCounts ReadCounts(const RequestCounters& counters) {
+  RequestCounts counts;
+  for (const auto& f : kCountFields) counts.*f.count = (counters.*f.counter).load();
+  return counts;
+}
+
+void ForEachCount(const RequestCounts& counts,
+                  const std::function<void(const char* name, uint64_t value)>& fn) {
+  for (const auto& f : kCountFields) fn(f.name, counts.*f.count);
+}
 
 RequestCounters* CurrentRequestCounters() { return current; }
 

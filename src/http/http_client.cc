@@ -118,14 +118,13 @@ std::string_view HttpResponse::Header(std::string_view name) const {
   return {};
 }
 
-bool IsRetryableHttpStatus(int status, std::string_view body) {
+bool IsRetryableHttpStatus(int status) {
   switch (status) {
     case 429:
     case 500:
     case 502:
     case 503:
     case 504: return true;
-    case 400: return body.find("<Code>RequestTimeout</Code>") != std::string_view::npos;
     default: return false;
   }
 }
@@ -264,7 +263,7 @@ Result<HttpResponse> HttpClient::SendOnce(Handle* handle, const HttpRequest& req
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   response.status = static_cast<int>(code);
-  *retryable = IsRetryableHttpStatus(response.status, response.body);
+  *retryable = Retryable(response);
   return response;
 }
 
@@ -313,7 +312,7 @@ Result<HttpResponse> HttpClient::SendInPlace(const HttpRequest& request, BodySin
       std::lock_guard<std::mutex> lock(mu_);
       direct_idle_.push_back(std::move(conn));
     }
-    *retryable = IsRetryableHttpStatus(out.response.status, out.response.body);
+    *retryable = Retryable(out.response);
     return std::move(out.response);
   }
 }

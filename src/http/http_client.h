@@ -84,14 +84,18 @@ struct HttpClientOptions {
   // Off, or when a proxy is set in the environment, every request goes through curl's transfer.
   bool receive_in_place = true;
   RetryPolicy retry;
+  // Whether a reply is worth sending again; empty: IsRetryableHttpStatus(reply.status). A
+  // backend whose service marks retryable replies of its own (S3's 400 RequestTimeout) gives
+  // one that knows them; the client itself reads no service's error bodies.
+  std::function<bool(const HttpResponse& reply)> retryable_reply;
 };
 
 // Counters since the client was made; cheap to read at any time. Each request also counts into
 // the counters of the work its thread does (request_counters.h).
 using HttpStats = RequestCounters;
 
-// True for responses worth sending again: 429, 500, 502, 503, 504, and S3's RequestTimeout.
-bool IsRetryableHttpStatus(int status, std::string_view body);
+// True for statuses worth sending again, whatever the service: 429, 500, 502, 503, 504.
+bool IsRetryableHttpStatus(int status);
 
 class HttpClient {
  public:
@@ -123,6 +127,11 @@ class HttpClient {
 
   // A GET received in place, on a connection of the pool below (see direct_connection.h).
   Result<HttpResponse> SendInPlace(const HttpRequest& request, BodySink* sink, bool* retryable);
+
+  bool Retryable(const HttpResponse& reply) const {
+    return options_.retryable_reply ? options_.retryable_reply(reply)
+                                    : IsRetryableHttpStatus(reply.status);
+  }
 
   HttpClientOptions options_;
   bool in_place_allowed_ = false;  // the option, and no proxy in the environment

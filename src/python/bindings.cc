@@ -172,51 +172,89 @@ bool YesNo(const std::string& key, nb::handle v) {
   return v.ptr() == Py_True;
 }
 
+// The plan options Python may give, each once: its name, whether a partition needs it to open
+// its data (then it travels with the partition), and how its value is read. Python asks the
+// module for the names (plan_option_keys, stream_option_keys) instead of listing them again.
+struct PlanOptionSpec {
+  const char* name;
+  bool stream;
+  void (*read)(const std::string& key, nb::handle v, PlanOptions* o);
+};
+
+constexpr uint64_t kMaxPlanBytes = uint64_t{1} << 62;
+
+const PlanOptionSpec kPlanOptions[] = {
+    {"chunk_size", false,
+     [](const std::string& key, nb::handle v, PlanOptions* o) {
+       o->chunk_size = WholeNumber(key, v, 1, kMaxPlanBytes,
+                                   "a positive number of bytes per partition (e.g. 64 << 20), or "
+                                   "None for one partition per object");
+     }},
+    {"chunk_number", false,
+     [](const std::string& key, nb::handle v, PlanOptions* o) {
+       o->chunk_number = WholeNumber(key, v, 1, kMaxPlanBytes,
+                                     "a positive number of partitions per object, or None for "
+                                     "one partition per object");
+     }},
+    {"newline", true,
+     [](const std::string&, nb::handle v, PlanOptions* o) {
+       if (!nb::isinstance<nb::str>(v)) {
+         Raise(
+             InvalidArgument("newline=" + Shown(v) + " is not allowed: give bytes such as b'\\n'"));
+       }
+       o->newline = nb::cast<std::string>(v);
+       if (o->newline.empty()) {
+         Raise(InvalidArgument(
+             "newline is empty: give a separator such as b'\\n', or None for byte mode"));
+       }
+     }},
+    {"header", true,
+     [](const std::string& key, nb::handle v, PlanOptions* o) { o->header = YesNo(key, v); }},
+    {"decompress", true,
+     [](const std::string& key, nb::handle v, PlanOptions* o) { o->decompress = YesNo(key, v); }},
+    {"part_size", true,
+     [](const std::string& key, nb::handle v, PlanOptions* o) {
+       o->part_size = WholeNumber(key, v, 1, kMaxPlanBytes,
+                                  "a positive number of bytes per ranged GET (default 64 MiB)");
+     }},
+    {"readahead", true,
+     [](const std::string& key, nb::handle v, PlanOptions* o) {
+       o->readahead = static_cast<int>(WholeNumber(
+           key, v, 1, 256, "a number of ranged GETs in flight from 1 to 256 (default 2)"));
+     }},
+    {"read_window", true,
+     [](const std::string& key, nb::handle v, PlanOptions* o) {
+       o->read_window = WholeNumber(key, v, 1, kMaxPlanBytes,
+                                    "a positive number of bytes a GET holds at a time (default "
+                                    "1 MiB)");
+     }},
+    {"storage_options", false,
+     [](const std::string&, nb::handle v, PlanOptions* o) {
+       o->storage_options = nb::cast<StorageOptions>(v);
+     }},
+};
+
 PlanOptions MakePlanOptions(const nb::dict& d) {
-  constexpr uint64_t kMaxBytes = uint64_t{1} << 62;
   PlanOptions o;
   for (auto [k, v] : d) {
     std::string key = nb::cast<std::string>(k);
     if (v.is_none()) continue;
-    if (key == "chunk_size") {
-      o.chunk_size = WholeNumber(key, v, 1, kMaxBytes,
-                                 "a positive number of bytes per partition (e.g. 64 << 20), or "
-                                 "None for one partition per object");
-    } else if (key == "chunk_number") {
-      o.chunk_number = WholeNumber(key, v, 1, kMaxBytes,
-                                   "a positive number of partitions per object, or None for one "
-                                   "partition per object");
-    } else if (key == "newline") {
-      if (!nb::isinstance<nb::str>(v)) {
-        Raise(
-            InvalidArgument("newline=" + Shown(v) + " is not allowed: give bytes such as b'\\n'"));
-      }
-      o.newline = nb::cast<std::string>(v);
-      if (o.newline.empty()) {
-        Raise(
-            InvalidArgument("newline is empty: give a separator such as b'\\n', or None for "
-                            "byte mode"));
-      }
-    } else if (key == "header") {
-      o.header = YesNo(key, v);
-    } else if (key == "decompress") {
-      o.decompress = YesNo(key, v);
-    } else if (key == "part_size") {
-      o.part_size = WholeNumber(key, v, 1, kMaxBytes,
-                                "a positive number of bytes per ranged GET (default 64 MiB)");
-    } else if (key == "readahead") {
-      o.readahead = static_cast<int>(WholeNumber(
-          key, v, 1, 256, "a number of ranged GETs in flight from 1 to 256 (default 2)"));
-    } else if (key == "read_window") {
-      o.read_window = WholeNumber(
-          key, v, 1, kMaxBytes, "a positive number of bytes a GET holds at a time (default 1 MiB)");
-    } else if (key == "storage_options") {
-      o.storage_options = nb::cast<StorageOptions>(v);
-    } else {
-      Raise(InvalidArgument("unknown plan option '" + key + "'"));
+    const PlanOptionSpec* spec = nullptr;
+    for (const auto& candidate : kPlanOptions) {
+      if (key == candidate.name) spec = &candidate;
     }
+    if (spec == nullptr) Raise(InvalidArgument("unknown plan option '" + key + "'"));
+    spec->read(key, v, &o);
   }
   return o;
+}
+
+std::vector<std::string> PlanOptionKeys(bool stream_only) {
+  std::vector<std::string> keys;
+  for (const auto& spec : kPlanOptions) {
+    if (!stream_only || spec.stream) keys.emplace_back(spec.name);
+  }
+  return keys;
 }
 
 // A partition as plain values, for the Python Partition class.
@@ -706,6 +744,12 @@ void PutObject(const std::string& uri, nb::handle data, const StorageOptions& op
   drop_writer();
 }
 
+nb::dict CountsDict(const RequestCounts& counts) {
+  nb::dict d;
+  ForEachCount(counts, [&](const char* name, uint64_t value) { d[name] = value; });
+  return d;
+}
+
 // Counters a Python caller hands to the threads of its work. The C++ side owns them outright
 // (no Python object behind the pointer), so a thread of Quarry's may drop the last reference
 // without the GIL.
@@ -713,15 +757,7 @@ struct PyRequestCounters {
   PyRequestCounters() : counters(std::make_shared<RequestCounters>()) {}
   explicit PyRequestCounters(std::shared_ptr<RequestCounters> c) : counters(std::move(c)) {}
 
-  nb::dict Snapshot() const {
-    nb::dict d;
-    d["requests"] = counters->requests.load();
-    d["retries"] = counters->retries.load();
-    d["bytes_received"] = counters->bytes_received.load();
-    d["bytes_sent"] = counters->bytes_sent.load();
-    d["connections_opened"] = counters->connections_opened.load();
-    return d;
-  }
+  nb::dict Snapshot() const { return CountsDict(ReadCounts(*counters)); }
 
   std::shared_ptr<RequestCounters> counters;
 };
@@ -729,21 +765,8 @@ struct PyRequestCounters {
 // Request counters summed over every store this process has made.
 nb::dict Stats() {
   StoreStats total;
-  for (const auto& store : CachedStores()) {
-    auto s = store->stats();
-    total.requests += s.requests;
-    total.retries += s.retries;
-    total.bytes_received += s.bytes_received;
-    total.bytes_sent += s.bytes_sent;
-    total.connections_opened += s.connections_opened;
-  }
-  nb::dict d;
-  d["requests"] = total.requests;
-  d["retries"] = total.retries;
-  d["bytes_received"] = total.bytes_received;
-  d["bytes_sent"] = total.bytes_sent;
-  d["connections_opened"] = total.connections_opened;
-  return d;
+  for (const auto& store : CachedStores()) total += store->stats();
+  return CountsDict(total);
 }
 
 }  // namespace
@@ -843,6 +866,12 @@ NB_MODULE(_quarry, m) {
       "uri"_a, "options"_a);
 
   m.def("stats", &Stats, "Request counters of this process's stores.");
+  m.def(
+      "plan_option_keys", [] { return PlanOptionKeys(false); },
+      "The options a plan takes (chunk_size, newline, ...), as Plan(options=...) reads them.");
+  m.def(
+      "stream_option_keys", [] { return PlanOptionKeys(true); },
+      "The plan options a partition needs to open its data (they travel with it).");
   nb::class_<PyRequestCounters>(m, "RequestCounters",
                                 "Requests counted for one piece of work, on whichever thread.")
       .def(nb::init<>())

@@ -200,11 +200,7 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
   std::string_view scheme() const override { return kScheme; }
   std::string endpoint() const override { return s_.endpoint_origin + s_.path_prefix; }
 
-  StoreStats stats() const override {
-    const auto& h = http_.stats();
-    return {h.requests.load(), h.retries.load(), h.bytes_received.load(), h.bytes_sent.load(),
-            h.connections_opened.load()};
-  }
+  StoreStats stats() const override { return ReadCounts(http_.stats()); }
 
   Result<std::unique_ptr<Lister>> List(std::string_view container, std::string_view prefix,
                                        const ListOptions& options) override {
@@ -451,7 +447,7 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
     const int st = resp.status;
     auto make = [&](StatusCode c, const std::string& msg) {
       return Status(c, std::string(op) + " " + UriText(container, key) + ": " + msg, st,
-                    http::IsRetryableHttpStatus(st, resp.body));
+                    http::IsRetryableHttpStatus(st));
     };
     const std::string coded = code.empty() ? "" : " (" + code + ")";
     if (code == "ContainerNotFound") {

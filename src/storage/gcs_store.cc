@@ -271,11 +271,7 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
   std::string_view scheme() const override { return "gs"; }
   std::string endpoint() const override { return s_.endpoint; }
 
-  StoreStats stats() const override {
-    const auto& h = http_.stats();
-    return {h.requests.load(), h.retries.load(), h.bytes_received.load(), h.bytes_sent.load(),
-            h.connections_opened.load()};
-  }
+  StoreStats stats() const override { return ReadCounts(http_.stats()); }
 
   std::string BucketUrl(std::string_view bucket) const {
     return s_.endpoint + "/storage/v1/b/" + Encode(bucket);
@@ -599,7 +595,7 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
     const int st = resp.status;
     auto make = [&](StatusCode c, const std::string& msg) {
       return Status(c, std::string(op) + " " + uri + ": " + msg, st,
-                    http::IsRetryableHttpStatus(st, resp.body));
+                    http::IsRetryableHttpStatus(st));
     };
     std::string said = e.message.empty() ? "" : " (" + e.message + ")";
     if (st == 404) {

@@ -172,11 +172,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
   std::string_view scheme() const override { return s_.scheme; }
   std::string endpoint() const override { return s_.endpoint_scheme + "://" + s_.endpoint_host; }
 
-  StoreStats stats() const override {
-    const auto& h = http_.stats();
-    return {h.requests.load(), h.retries.load(), h.bytes_received.load(), h.bytes_sent.load(),
-            h.connections_opened.load()};
-  }
+  StoreStats stats() const override { return ReadCounts(http_.stats()); }
 
   Result<std::unique_ptr<Lister>> List(std::string_view bucket, std::string_view prefix,
                                        const ListOptions& options) override {
@@ -429,8 +425,7 @@ class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3
     const std::string where = " at endpoint " + endpoint();
     const int st = resp.status;
     auto make = [&](StatusCode c, const std::string& msg) {
-      return Status(c, std::string(op) + " " + uri + ": " + msg, st,
-                    http::IsRetryableHttpStatus(st, resp.body));
+      return Status(c, std::string(op) + " " + uri + ": " + msg, st, IsRetryableS3Reply(resp));
     };
     if (code == "NoSuchBucket") {
       return make(StatusCode::kNotFound, "bucket '" + std::string(bucket) + "' does not exist" +
@@ -866,6 +861,7 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
                           ParseCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxPart,
                                      "bytes above which uploads go in parts"));
   http::HttpClientOptions http_options;
+  http_options.retryable_reply = IsRetryableS3Reply;
   constexpr uint64_t kDayMs = 86400000;
   QUARRY_ASSIGN_OR_RETURN(
       auto connect_ms, ParseCount(options, "connect_timeout_ms", 5000, 1, kDayMs, "milliseconds"));

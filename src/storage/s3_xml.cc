@@ -46,6 +46,11 @@ S3ErrorReply ParseS3ErrorReply(std::string_view body) {
   return out;
 }
 
+bool IsRetryableS3Reply(const http::HttpResponse& reply) {
+  if (http::IsRetryableHttpStatus(reply.status)) return true;
+  return reply.status == 400 && ParseS3ErrorReply(reply.body).code == "RequestTimeout";
+}
+
 std::string XmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());

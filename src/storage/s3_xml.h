@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/http_client.h"
 #include "quarry/object_store.h"
 #include "quarry/status.h"
 
@@ -38,6 +39,11 @@ struct S3ErrorReply {
 // Parses an error reply's body. Both fields are empty when the body is empty, not well-formed
 // XML, or has no <Error> root (servers and proxies also answer with HTML or nothing); never fails.
 S3ErrorReply ParseS3ErrorReply(std::string_view body);
+
+// Whether an S3 reply is worth sending again: the statuses any service retries
+// (http::IsRetryableHttpStatus) and S3's own 400 RequestTimeout (the request's body came too
+// slowly). The HTTP client of an S3 store asks this.
+bool IsRetryableS3Reply(const http::HttpResponse& reply);
 
 // Escapes `text` for an XML element's content, such that a conforming parser reads back the same
 // bytes: & < > " ' become entities, and control characters other than '\t' and '\n' numeric

@@ -101,6 +101,20 @@ TEST(XmlEscape, WhatItWritesParsesBackToTheSameBytes) {
   EXPECT_EQ(reply.code, text);
 }
 
+TEST(IsRetryableS3Reply, AddsS3sRequestTimeoutToTheStatusesEveryServiceRetries) {
+  auto reply = [](int status, std::string body) {
+    http::HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  };
+  for (int s : {429, 500, 502, 503, 504}) EXPECT_TRUE(IsRetryableS3Reply(reply(s, "")));
+  EXPECT_TRUE(IsRetryableS3Reply(reply(400, "<Error><Code>RequestTimeout</Code></Error>")));
+  EXPECT_FALSE(IsRetryableS3Reply(reply(400, "<Error><Code>InvalidArgument</Code></Error>")));
+  EXPECT_FALSE(IsRetryableS3Reply(reply(403, "<Error><Code>RequestTimeout</Code></Error>")));
+  EXPECT_FALSE(IsRetryableS3Reply(reply(400, "not xml RequestTimeout")));
+}
+
 TEST(XmlCanCarry, RefusesTheControlCharactersXml10Forbids) {
   EXPECT_TRUE(XmlCanCarry("plain/key with spaces & <tags>"));
   EXPECT_TRUE(XmlCanCarry("tab\tnewline\ncr\r\xC3\xA9\x7f"));
