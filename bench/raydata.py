@@ -6,7 +6,7 @@ with 2 CPUs):
   (c) N small objects: their total bytes (read_binary_files).
 
 Daft runs the same on the same Ray (daft.set_runner_ray; read_csv, read_parquet + select,
-from_glob_path + url.download).
+from_glob_path + download).
 
 Sums are taken per block in the read tasks (map_batches) and added on the driver, so that the
 figures are the reads', not those of Ray Data's aggregation.
@@ -116,8 +116,8 @@ def _daft_bytes(prefix):
     from daft import col
     io_config = _daft_io()
     df = daft.from_glob_path(prefix + "*", io_config=io_config)
-    df = df.with_column("b", col("path").url.download(io_config=io_config))
-    return _daft_sum(df.select(col("b").binary.length().alias("n")), "n")
+    df = df.with_column("b", col("path").download(io_config=io_config))
+    return _daft_sum(df.select(col("b").length().alias("n")), "n")
 
 
 def workloads(csv_uri, pq_uri, files_prefix):

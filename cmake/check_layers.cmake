@@ -8,7 +8,7 @@ set(layers core http auth storage partition)
 # The layer of each public header.
 set(public_core status config uri request_counters parallel_for)
 set(public_storage object_store key_rules sinks streaming_read list_fanout object_ops registry)
-set(public_partition line_aligner data_stream plan local_executor)
+set(public_partition line_aligner data_stream plan local_executor compression)
 
 function(layer_index name out)
   list(FIND layers "${name}" index)

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "quarry/compression.h"
 #include "quarry/config.h"
 #include "quarry/object_store.h"
 #include "quarry/status.h"
@@ -23,9 +24,6 @@
 namespace quarry {
 
 class DataStream;
-
-enum class Compression { kNone, kGzip, kZstd, kBzip2 };
-std::string_view CompressionName(Compression c);
 
 struct PlanOptions {
   uint64_t chunk_size = 0;    // 0: not set

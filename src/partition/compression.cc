@@ -8,6 +8,23 @@
 
 namespace quarry {
 
+std::string_view CompressionName(Compression c) {
+  switch (c) {
+    case Compression::kNone: return "none";
+    case Compression::kGzip: return "gzip";
+    case Compression::kZstd: return "zstd";
+    case Compression::kBzip2: return "bzip2";
+  }
+  return "none";
+}
+
+Compression CompressionFromName(std::string_view name) {
+  for (Compression c : {Compression::kGzip, Compression::kZstd, Compression::kBzip2}) {
+    if (name == CompressionName(c)) return c;
+  }
+  return Compression::kNone;
+}
+
 Compression CompressionFromMagic(std::string_view h) {
   auto at = [&](size_t i) { return static_cast<unsigned char>(h[i]); };
   if (h.size() >= 2 && at(0) == 0x1f && at(1) == 0x8b) return Compression::kGzip;

@@ -5,7 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "quarry/plan.h"
+#include "quarry/compression.h"
+#include "quarry/status.h"
 
 namespace quarry {
 

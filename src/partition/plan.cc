@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "partition/compression.h"
-#include "quarry/data_stream.h"
 #include "quarry/key_rules.h"
 #include "quarry/line_aligner.h"
 #include "quarry/list_fanout.h"
@@ -11,16 +10,6 @@
 #include "quarry/sinks.h"
 
 namespace quarry {
-
-std::string_view CompressionName(Compression c) {
-  switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
-    case Compression::kBzip2: return "bzip2";
-  }
-  return "none";
-}
 
 uint64_t NominalChunk(uint64_t size, uint64_t chunk_size, uint64_t chunk_number) {
   if (chunk_size > 0) return chunk_size;
@@ -306,13 +295,6 @@ Result<std::vector<Partition>> Plan::All() {
     all.push_back(std::move(p));
   }
   return all;
-}
-
-Result<std::unique_ptr<DataStream>> Partition::Open() const {
-  QUARRY_ASSIGN_OR_RETURN(
-      auto uri, ParseUri(scheme == "file" ? "file:///" + key : scheme + "://" + bucket + "/"));
-  QUARRY_ASSIGN_OR_RETURN(auto store, StoreForUri(uri, options.storage_options));
-  return OpenDataStream(std::move(store), *this);
 }
 
 }  // namespace quarry

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <limits>
 
+#include "quarry/compression.h"
 #include "quarry/config.h"
 #include "quarry/data_stream.h"
 #include "quarry/key_rules.h"
@@ -306,13 +307,6 @@ class PyPlan {
  private:
   Plan plan_;
 };
-
-Compression CompressionFromName(const std::string& name) {
-  if (name == "gzip") return Compression::kGzip;
-  if (name == "zstd") return Compression::kZstd;
-  if (name == "bzip2") return Compression::kBzip2;
-  return Compression::kNone;
-}
 
 // Bytes of a copy worth releasing the GIL for: below it, giving the GIL up and taking it back
 // (which may wait for another thread's turn) costs more than the copy.
