@@ -176,7 +176,10 @@ def bench_small(store, bucket, count, size, measure, rows, ray):
         ob = obstore_store(store, bucket)
         return [hashlib.sha256(bytes(obstore.get(ob, k).bytes())).hexdigest() for k in batch]
 
-    batches = [keys[i:i + 64] for i in range(0, len(keys), 64)]
+    def batches():  # listed inside each timed run, as Quarry's own listing is
+        listed = sdk_list(sdk_client(store), store, bucket, prefix)
+        return [listed[i:i + 64] for i in range(0, len(listed), 64)]
+
     runners = [
         ("Quarry quarry.map on Ray", lambda: quarry.map(
             lambda obj: hashlib.sha256(obj.read()).hexdigest(), f"{store}://{bucket}/{prefix}",
@@ -184,9 +187,9 @@ def bench_small(store, bucket, count, size, measure, rows, ray):
         ("official SDK, a client per Ray task", lambda: ray.get(
             [sdk_per_task.remote(k) for k in sdk_list(sdk_client(store), store, bucket, prefix)])),
         ("official SDK, a reused client per worker (64 a task)", lambda: [
-            h for b in ray.get([sdk_reused.remote(b) for b in batches]) for h in b]),
+            h for b in ray.get([sdk_reused.remote(b) for b in batches()]) for h in b]),
         ("obstore inside Ray tasks (64 a task)", lambda: [
-            h for b in ray.get([obstore_batch.remote(b) for b in batches]) for h in b]),
+            h for b in ray.get([obstore_batch.remote(b) for b in batches()]) for h in b]),
     ]
     for name, fn in runners:
         try:
