@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "http/direct_connection.h"
 
@@ -138,8 +139,8 @@ struct HttpClient::Handle {
 };
 
 HttpClient::HttpClient(HttpClientOptions options)
-    : options_(options),
-      in_place_allowed_(options.receive_in_place && !ProxyInEnvironment()),
+    : options_(std::move(options)),
+      in_place_allowed_(options_.receive_in_place && !ProxyInEnvironment()),
       pid_(::getpid()) {
   EnsureCurlInitialised();
 }

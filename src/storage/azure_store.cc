@@ -171,7 +171,7 @@ class AzureLister final : public Lister {
 class AzureStore final : public ObjectStore, public std::enable_shared_from_this<AzureStore> {
  public:
   AzureStore(AzureSettings settings, http::HttpClientOptions http_options)
-      : s_(std::move(settings)), http_(http_options) {}
+      : s_(std::move(settings)), http_(std::move(http_options)) {}
 
   // Azure AD: the token cache, seeded with a token shipped from a job's driver when there is one.
   void InitBearer(const StorageOptions& options, std::chrono::seconds refresh_margin) {

@@ -261,7 +261,7 @@ class GcsLister final : public Lister {
 class GcsStore final : public ObjectStore, public std::enable_shared_from_this<GcsStore> {
  public:
   GcsStore(GcsSettings settings, http::HttpClientOptions http_options)
-      : s_(std::move(settings)), http_(http_options) {}
+      : s_(std::move(settings)), http_(std::move(http_options)) {}
 
   void SetCredentials(std::shared_ptr<auth::TokenCache> tokens) { tokens_ = std::move(tokens); }
   auth::TokenCache& tokens() { return *tokens_; }

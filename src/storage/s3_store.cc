@@ -154,7 +154,7 @@ class S3Lister final : public Lister {
 class S3Store final : public ObjectStore, public std::enable_shared_from_this<S3Store> {
  public:
   S3Store(S3Settings settings, http::HttpClientOptions http_options)
-      : s_(std::move(settings)), http_(http_options) {}
+      : s_(std::move(settings)), http_(std::move(http_options)) {}
 
   Status InitCredentials(const StorageOptions& options) {
     QUARRY_ASSIGN_OR_RETURN(
