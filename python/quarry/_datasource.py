@@ -630,16 +630,6 @@ class _Binary(_Format):
     def plan_options(self, chunk_size, newline):
         return {"decompress": False}
 
-    def narrowed(self, columns, predicate):
-        """A copy reading only `columns` (None: those it read) of the rows that also meet
-        `predicate` (a pyarrow expression, or None): what Ray Data pushed down."""
-        narrow = copy.copy(self)
-        if columns is not None:
-            narrow._columns = [c for c in columns if self._columns is None or c in self._columns]
-        if predicate is not None:
-            narrow._filter = predicate if self._filter is None else self._filter & predicate
-        return narrow
-
     def prepare(self, partitions):
         return [_Piece(p, p.size, p.size) for p in partitions]
 

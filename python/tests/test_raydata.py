@@ -202,11 +202,17 @@ def test_read_parquet_by_row_groups_columns_and_filter(bucket):
     assert set(got.column("path").to_pylist()) == {uri}
 
 
-def test_parquet_one_column_moves_a_fraction_of_the_file(bucket, s3):
-    table, data = _parquet(1 << 17, columns=8)  # 8 columns x 8 row groups, 8 MiB
-    uri = f"s3://{bucket}/wide.parquet"
+def _wide_parquet_behind_a_proxy(bucket, name):
+    """(table, its bytes, the URI they were written to, a counting proxy in front of RGW):
+    8 columns x 8 row groups, 8 MiB."""
+    table, data = _parquet(1 << 17, columns=8)
+    uri = f"s3://{bucket}/{name}"
     quarry.put(uri, data)
-    proxy = FaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    return table, data, uri, FaultProxy(os.environ["AWS_ENDPOINT_URL"])
+
+
+def test_parquet_one_column_moves_a_fraction_of_the_file(bucket, s3):
+    table, data, uri, proxy = _wide_parquet_behind_a_proxy(bucket, "wide.parquet")
     try:
         opts = {"endpoint": proxy.endpoint}
         ds = quarry.data.read_parquet(uri, columns=["c3"], storage_options=opts)
@@ -228,10 +234,7 @@ def test_select_columns_and_filter_expr_are_pushed_into_the_parquet_read(bucket,
     # the bytes that move are those of the selected column's chunks and of the row groups the
     # predicate's statistics keep, as if columns= and filter= had been given to read_parquet.
     from ray.data.expressions import col
-    table, data = _parquet(1 << 17, columns=8)  # 8 columns x 8 row groups, 8 MiB
-    uri = f"s3://{bucket}/pushed.parquet"
-    quarry.put(uri, data)
-    proxy = FaultProxy(os.environ["AWS_ENDPOINT_URL"])
+    table, data, uri, proxy = _wide_parquet_behind_a_proxy(bucket, "pushed.parquet")
     try:
         opts = {"endpoint": proxy.endpoint}
         ds = quarry.data.read_parquet(uri, storage_options=opts).select_columns(["c3", "id"])
