@@ -77,13 +77,6 @@ class QuarryDatasource(Datasource):
     def supports_predicate_pushdown(self):
         return self._format.pushdown
 
-    def _selected(self):
-        """(the columns pushed down, in their order, or None for all; the pyarrow predicate
-        pushed down, or None)."""
-        columns = self._get_data_columns()
-        predicate = self._predicate_expr.to_pyarrow() if self._predicate_expr is not None else None
-        return columns, predicate
-
     @property
     def schema(self):
         """The Arrow schema every block has (include_paths adds "path"), or None where it is
@@ -92,7 +85,7 @@ class QuarryDatasource(Datasource):
         if schema is not None and self._include_paths and "path" not in schema.names:
             import pyarrow as pa
             schema = schema.append(pa.field("path", pa.string()))
-        columns, _ = self._selected()
+        columns = self._get_data_columns()  # pushed down, in their order; None: all
         if schema is not None and columns is not None:
             import pyarrow as pa
             schema = pa.schema([schema.field(c) for c in columns if c in schema.names])
@@ -105,12 +98,14 @@ class QuarryDatasource(Datasource):
         return sum(piece.size_bytes for piece in self._pieces)
 
     def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
-        columns, predicate = self._selected()
+        columns = self._get_data_columns()  # pushed down, in their order; None: all
+        predicate = self._predicate_expr.to_pyarrow() if self._predicate_expr is not None else None
         fmt = self._format
         if columns is not None or predicate is not None:
             fmt = fmt.narrowed([c for c in columns if c != "path"] if columns is not None
                                else None, predicate)
         include_paths = self._include_paths and (columns is None or "path" in columns)
+        schema = self.schema
         tasks = []
         for group in _balanced_groups([max(1, piece.weight) for piece in self._pieces],
                                       parallelism):
@@ -122,7 +117,7 @@ class QuarryDatasource(Datasource):
                 input_files=list(dict.fromkeys(piece.partition.uri for piece in pieces)),
                 exec_stats=None)
             read = functools.partial(_read_pieces, fmt, pieces, include_paths, columns)
-            tasks.append(ReadTask(read, metadata, schema=self.schema,
+            tasks.append(ReadTask(read, metadata, schema=schema,
                                   per_task_row_limit=per_task_row_limit))
         return tasks
 
