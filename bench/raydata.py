@@ -175,15 +175,18 @@ def main():
     parser.add_argument("--clean", action="store_true", help="delete the objects at the end")
     parser.add_argument("--readers", default="quarry,ray,daft",
                         help="of quarry, ray (Ray Data), daft (Daft on Ray)")
+    parser.add_argument("--workloads", default="csv,parquet,files",
+                        help="of csv, parquet, files (the others are neither written nor run)")
     args = parser.parse_args()
     if args.smoke:
         args.csv_mib, args.parquet_mib, args.files, args.rounds = 8, 8, 100, 1
     quarry.create_bucket(f"s3://{BUCKET}") if not _bucket_exists() else None
-    csv_uri = prepare_csv(args.csv_mib)
-    pq_uri = prepare_parquet(args.parquet_mib)
-    files_prefix = prepare_files(args.files, args.file_kib)
-    sizes = {"csv": quarry.stat(csv_uri).size, "parquet": quarry.stat(pq_uri).size,
-             "files": args.files}
+    chosen = args.workloads.split(",")
+    csv_uri = prepare_csv(args.csv_mib) if "csv" in chosen else None
+    pq_uri = prepare_parquet(args.parquet_mib) if "parquet" in chosen else None
+    files_prefix = prepare_files(args.files, args.file_kib) if "files" in chosen else None
+    sizes = {"csv": csv_uri and quarry.stat(csv_uri).size,
+             "parquet": pq_uri and quarry.stat(pq_uri).size, "files": args.files}
 
     import ray
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -197,6 +200,8 @@ def main():
     load = os.getloadavg()
     rows = []
     for name, kind, fns in workloads(csv_uri, pq_uri, files_prefix):
+        if kind not in chosen:
+            continue
         best = {who: float("inf") for who in readers}
         results = {}
         for who in readers:
@@ -214,8 +219,8 @@ def main():
         rows.append((name, kind, best))
         print(f"{name}: " + ", ".join(f"{names[w]} {best[w]:.2f} s" for w in readers), flush=True)
     load_after = os.getloadavg()
-    print(f"\nRay 2 CPUs; CSV {sizes['csv'] / 2**20:.0f} MiB, Parquet "
-          f"{sizes['parquet'] / 2**20:.0f} MiB, {args.files} x {args.file_kib} KiB; best of "
+    print(f"\nRay 2 CPUs; CSV {(sizes['csv'] or 0) / 2**20:.0f} MiB, Parquet "
+          f"{(sizes['parquet'] or 0) / 2**20:.0f} MiB, {args.files} x {args.file_kib} KiB; best of "
           f"{args.rounds}; load average {load[0]:.1f} at the start, {load_after[0]:.1f} at the end")
     others = [w for w in readers if w != "quarry"]
     print("\n| workload | " + " | ".join(names[w] for w in readers) + " | " +

@@ -1,12 +1,14 @@
 // Whole-object operations written once on top of ObjectStore, for every backend: reading an
 // object or a range into a string or the caller's memory (as parallel ranged reads where it is
-// large), parallel ranged reads handed to a consumer in order or by position, copying an object
-// between stores, and deleting every object under a prefix.
+// large), parallel ranged reads handed to a consumer in order or by position, many ranges of
+// many objects read at once into the caller's memory, copying an object between stores, and
+// deleting every object under a prefix.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -68,6 +70,32 @@ Result<uint64_t> ParallelReadAt(
     ObjectStore& store, std::string_view bucket, std::string_view key, uint64_t offset,
     uint64_t length, const ParallelReadOptions& options,
     const std::function<Status(uint64_t position, std::string_view data)>& consume);
+
+// One range of a batch read: bytes [start, stop) of bucket/key on `store`, received into `out`,
+// which has room for exactly stop - start bytes. `options` pins the object's version (if_match)
+// and tells its size where the caller knows them (from a listing).
+struct RangeRead {
+  ObjectStore* store = nullptr;
+  std::string_view bucket;
+  std::string_view key;
+  uint64_t start = 0;
+  uint64_t stop = 0;
+  ReadOptions options;
+  char* out = nullptr;
+};
+
+struct ReadRangesOptions {
+  int concurrency = 16;             // requests in flight at once, over all the ranges
+  uint64_t part_size = 8ull << 20;  // a longer range goes as ranged reads of this size
+};
+
+// Reads every range of `reads` (of one or many objects and stores) with up to `concurrency`
+// requests in flight, each received straight into its place in the range's `out` (from the
+// socket, for stores that receive in place): nothing is staged. Every byte asked for arrives or
+// the call fails: a range that ends early at the store (the object is shorter than the caller
+// said) is a PreconditionFailed naming the key, like a changed ETag. Returns the first error
+// by range; no request starts after an error.
+Status ReadRanges(std::span<const RangeRead> reads, const ReadRangesOptions& options = {});
 
 // Copies one object, possibly between stores: parallel ranged reads into the destination's
 // writer (multipart above its threshold). `size` is the source size (from a listing or Head).

@@ -16,7 +16,9 @@ from .errors import InvalidArgument
 _SAMPLE_CHUNKS = 8         # chunks whose start is parsed on the driver to infer a schema
 _SAMPLE_BYTES = 1 << 20    # bytes read from the start of each of them
 _BINARY_BLOCK_BYTES = 64 << 20  # rows of read_binary_files gathered into one block up to this
-_OPEN_AHEAD = 4            # whole objects of a read task opened ahead (read_binary_files)
+_FETCH_CONCURRENCY = 16    # requests in flight of a read task fetching many ranges at once
+_TASK_BYTES = 64 << 20     # bytes to fetch per read task, where there are pieces enough
+_PREFETCH_BYTES = 64 << 20  # Parquet: column chunks of row groups fetched at once, up to this
 
 
 class QuarryDatasource(Datasource):
@@ -97,6 +99,19 @@ class QuarryDatasource(Datasource):
     def estimate_inmemory_data_size(self):
         return sum(piece.size_bytes for piece in self._pieces)
 
+    def read_task_count(self):
+        """The number of read tasks Quarry makes when the caller names none: a task per
+        _TASK_BYTES of data to fetch, and at least two per CPU of the cluster, as the pieces
+        allow. The readers hand it to Ray Data as override_num_blocks: Ray Data's own default
+        (200 blocks, or one per MiB) would cut each task's blocks into blocks of about 1 MiB,
+        and the stage after the read into as many tasks, where the pieces are already blocks of
+        a bounded size."""
+        if not self._pieces:
+            return 1
+        weights = [max(1, piece.weight) for piece in self._pieces]
+        wanted = max(2 * _cluster_cpus(), -(-sum(weights) // _TASK_BYTES))
+        return len(_balanced_groups(weights, wanted))
+
     def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
         columns = self._get_data_columns()  # pushed down, in their order; None: all
         predicate = self._predicate_expr.to_pyarrow() if self._predicate_expr is not None else None
@@ -141,6 +156,16 @@ class _Piece:
 
     def __setstate__(self, state):
         self.partition, self.weight, self.size_bytes, self.num_rows, self.extra = state
+
+
+def _cluster_cpus():
+    """The CPUs of the Ray cluster this process is connected to (else of this machine)."""
+    import os
+
+    import ray
+    if ray.is_initialized():
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    return os.cpu_count() or 1
 
 
 def _balanced_groups(weights, n):
@@ -629,24 +654,40 @@ class _Binary(_Format):
         return [_Piece(p, p.size, p.size) for p in partitions]
 
     def read(self, pieces):
+        """Blocks of up to _BINARY_BLOCK_BYTES of objects, each block's objects fetched at once
+        (_FETCH_CONCURRENCY requests in flight, the GIL released) into one buffer that becomes
+        the block's binary column without another copy."""
+        import numpy as np
         import pyarrow as pa
+        block, held = [], 0
+        for i, piece in enumerate(pieces):
+            block.append(piece.partition)
+            held += piece.partition.size
+            if held >= _BINARY_BLOCK_BYTES or i == len(pieces) - 1:
+                yield [p.uri for p in block], pa.table({"bytes": _binary_array(block, np)})
+                block, held = [], 0
 
-        from ._job import _OpenAhead
-        partitions = [piece.partition for piece in pieces]
-        ahead = _OpenAhead(partitions, _OPEN_AHEAD)
-        rows, uris, held = [], [], 0
-        try:
-            for i, p in enumerate(partitions):
-                ahead.before(i)
-                data = p.read()
-                rows.append(data)
-                uris.append(p.uri)
-                held += len(data)
-                if held >= _BINARY_BLOCK_BYTES or i == len(partitions) - 1:
-                    yield uris, pa.table({"bytes": pa.array(rows, pa.binary())})
-                    rows, uris, held = [], [], 0
-        finally:
-            ahead.close()
+
+def _binary_array(partitions, np):
+    """The objects' bytes as stored, as one Arrow binary array."""
+    import pyarrow as pa
+
+    from . import _quarry
+    for p in partitions:
+        if p.size >= 1 << 31:
+            raise InvalidArgument(f"{p.uri} holds {p.size} bytes: read_binary_files makes a "
+                                  "row of each object, and a row holds less than 2 GiB; read "
+                                  "it with quarry.map or read_text/read_csv in chunks")
+    offsets, data = _quarry.read_ranges([p._fields() for p in partitions],
+                                        [(0, p.size) for p in partitions],
+                                        partitions[0]._storage_options, _FETCH_CONCURRENCY)
+    offsets = np.frombuffer(offsets, np.int64)
+    if offsets[-1] < 1 << 31:
+        return pa.Array.from_buffers(pa.binary(), len(partitions),
+                                     [None, pa.py_buffer(offsets.astype(np.int32)),
+                                      pa.py_buffer(data)])
+    return pa.chunked_array([pa.array([data[offsets[i]:offsets[i + 1]]], pa.binary())
+                             for i in range(len(partitions))], pa.binary())
 
 
 # -- Parquet ------------------------------------------------------------------------------------
@@ -698,14 +739,20 @@ class _Parquet(_Format):
             for rg in kept:
                 group = metadata.row_group(rg)
                 stored = memory = 0
+                spans = {}  # top-level column: the byte ranges of its column chunks
                 for c in range(group.num_columns):
                     column = group.column(c)
-                    if column.path_in_schema.split(".")[0] in names:
+                    name = column.path_in_schema.split(".")[0]
+                    start = column.data_page_offset
+                    if column.has_dictionary_page and 0 < column.dictionary_page_offset < start:
+                        start = column.dictionary_page_offset
+                    spans.setdefault(name, []).append((start, start + column.total_compressed_size))
+                    if name in names:
                         stored += column.total_compressed_size
                         memory += column.total_uncompressed_size
                 pieces.append(_Piece(p, stored, memory,
                                      None if self._filter is not None else group.num_rows,
-                                     (rg, tail)))
+                                     (rg, tail, spans)))
         if schema is not None and self._columns:
             missing = [c for c in self._columns if c not in schema.names]
             if missing:
@@ -738,25 +785,90 @@ class _Parquet(_Format):
         return recorder.tail(p.size), metadata, kept
 
     def read(self, pieces):
+        """Row group by row group; the column chunks the read needs (those of the columns, by
+        the footer's offsets) are fetched ahead, many at once, for runs of row groups of up to
+        _PREFETCH_BYTES; pyarrow's reads are served from them, and from the stream where it
+        asks for other bytes (a filter's other columns)."""
         import pyarrow as pa
         import pyarrow.dataset as pds
         file_format = pds.ParquetFileFormat()
-        current_uri, stream = None, None
-        try:
-            for piece in pieces:
+        if self._filter is not None:
+            # A filter pushed down after the plan was made: the row groups its statistics rule
+            # out are dropped here, before their columns are fetched.
+            pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
+        for run in _runs(pieces, _PREFETCH_BYTES):
+            fetched = self._fetch(run)
+            for piece, spans in zip(run, fetched):
                 p = piece.partition
-                rg, tail = piece.extra
-                if p.uri != current_uri:
-                    if stream is not None:
-                        stream.close()
-                    stream, current_uri = _TailCached(_byte_stream(p), tail, p.size), p.uri
-                fragment = file_format.make_fragment(pa.PythonFile(stream, mode="r"),
-                                                     row_groups=[rg], file_size=p.size)
-                table = fragment.to_table(columns=self._columns, filter=self._filter)
+                rg, tail, _ = piece.extra
+                with _Prefetched(_byte_stream(p), tail, p.size, spans) as source:
+                    fragment = file_format.make_fragment(pa.PythonFile(source, mode="r"),
+                                                         row_groups=[rg], file_size=p.size)
+                    table = fragment.to_table(columns=self._columns, filter=self._filter)
                 yield p.uri, table
-        finally:
-            if stream is not None:
-                stream.close()
+
+    def _may_match(self, file_format, piece):
+        """Whether the row group's statistics (in the footer the driver read) leave rows that
+        the filter may keep."""
+        import pyarrow as pa
+        p = piece.partition
+        rg, tail, _ = piece.extra
+        with _Prefetched(_byte_stream(p), tail, p.size) as source:
+            fragment = file_format.make_fragment(pa.PythonFile(source, mode="r"),
+                                                 row_groups=[rg], file_size=p.size)
+            return bool(fragment.subset(self._filter).row_groups)
+
+    def _fetch(self, pieces):
+        """For each piece, [(start, bytes)]: its columns' chunks, adjacent ones joined, read
+        in one batch for all the pieces."""
+        from . import _quarry
+        wanted = []
+        for piece in pieces:
+            _, _, spans = piece.extra
+            names = self._columns if self._columns is not None else list(spans)
+            wanted.append(_joined([r for name in names for r in spans.get(name, ())]))
+        partitions = [piece.partition for piece, ranges in zip(pieces, wanted) for _ in ranges]
+        if not partitions:
+            return [[] for _ in pieces]
+        offsets, data = _quarry.read_ranges(
+            [p._fields() for p in partitions], [r for ranges in wanted for r in ranges],
+            partitions[0]._storage_options, _FETCH_CONCURRENCY)
+        import numpy as np
+        offsets = np.frombuffer(offsets, np.int64).tolist()
+        view = memoryview(data)
+        out, i = [], 0
+        for ranges in wanted:
+            out.append([(start, view[offsets[i + k]:offsets[i + k + 1]])
+                        for k, (start, _) in enumerate(ranges)])
+            i += len(ranges)
+        return out
+
+
+def _runs(pieces, budget):
+    """Consecutive runs of pieces of at most `budget` bytes to fetch (at least one piece)."""
+    run, held = [], 0
+    for piece in pieces:
+        if run and held + piece.weight > budget:
+            yield run
+            run, held = [], 0
+        run.append(piece)
+        held += piece.weight
+    if run:
+        yield run
+
+
+def _joined(ranges, gap=64 << 10):
+    """The ranges sorted, with those at most `gap` bytes apart joined into one (the bytes
+    between are fetched too, which costs less than another request). The gap is more than
+    pyarrow leaves between the ranges it reads as one (8 KiB), so each read it makes of the
+    columns falls inside one joined range."""
+    out = []
+    for start, stop in sorted(ranges):
+        if out and start <= out[-1][1] + gap:
+            out[-1] = (out[-1][0], max(out[-1][1], stop))
+        else:
+            out.append((start, stop))
+    return out
 
 
 class _TailRecorder(io.RawIOBase):
@@ -804,14 +916,15 @@ class _TailRecorder(io.RawIOBase):
         super().close()
 
 
-class _TailCached(io.RawIOBase):
-    """A file over a stream whose bytes from `tail[0]` to the end are served from `tail[1]`."""
+class _Prefetched(io.RawIOBase):
+    """A file over a stream whose bytes from `tail[0]` to the end are served from `tail[1]`, and
+    those of each (start, bytes) of `spans` from there; other reads go to the stream."""
 
-    def __init__(self, stream, tail, size):
+    def __init__(self, stream, tail, size, spans=()):
         super().__init__()
         self._stream = stream
-        self._tail_at, self._tail = tail
         self._size = size
+        self._spans = sorted([*spans, tail], key=lambda span: span[0])
         self._pos = 0
 
     def readable(self):
@@ -831,10 +944,14 @@ class _TailCached(io.RawIOBase):
     def readinto(self, buffer):
         view = memoryview(buffer).cast("B")
         want = min(len(view), max(0, self._size - self._pos))
-        if want and self._pos >= self._tail_at:
-            at = self._pos - self._tail_at
-            view[:want] = self._tail[at:at + want]
-        elif want:
+        if not want:
+            return 0
+        for start, data in self._spans:
+            if start <= self._pos and self._pos + want <= start + len(data):
+                at = self._pos - start
+                view[:want] = data[at:at + want]
+                break
+        else:
             self._stream.seek(self._pos)
             want = self._stream.readinto(view[:want])
         self._pos += want

@@ -274,6 +274,40 @@ def test_override_num_blocks_groups_chunks_by_bytes(bucket):
     assert ds.count() == 30000 and ds.sum("id") == sum(range(30000))
 
 
+def test_blocks_are_the_pieces_ray_data_does_not_cut_them(bucket):
+    # With no override_num_blocks, the readers choose the read tasks (a task per 64 MiB, two per
+    # CPU at least) and Ray Data keeps the blocks they make: a chunk or more a block. Ray Data's
+    # own default wants 200 blocks of at least target_min_block_size, and cuts every task's
+    # output to reach them (its SplitBlocks), which makes the next stage run as many tasks; the
+    # minimum is made small here so that this file is big enough for that.
+    import ray.data
+    data = _csv_rows(30000, decimal_at=-1)
+    uri = f"s3://{bucket}/blocks.csv"
+    quarry.put(uri, data)
+    chunk = 64 << 10
+    n_chunks = -(-len(data) // chunk)
+    ctx = ray.data.DataContext.get_current()
+    saved = ctx.target_min_block_size
+    ctx.target_min_block_size = 1 << 10
+    try:
+        ds = quarry.data.read_csv(uri, chunk_size=chunk).materialize()
+        assert ds.num_blocks() <= n_chunks < 20
+        assert ds.sum("id") == sum(range(30000))
+    finally:
+        ctx.target_min_block_size = saved
+
+
+def test_read_binary_files_fails_loudly_when_an_object_changed_after_listing(bucket):
+    # Objects are read as the listing saw them (ETag pinned, size known): one replaced between
+    # the listing and the read fails the read instead of giving another version's bytes.
+    for i in range(6):
+        quarry.put(f"s3://{bucket}/chg/{i}", b"first version %d" % i)
+    ds = quarry.data.read_binary_files(f"s3://{bucket}/chg/")
+    quarry.put(f"s3://{bucket}/chg/3", b"second")
+    with pytest.raises(Exception, match=r"chg/3.*(changed|ETag|precondition)"):
+        ds.take_all()
+
+
 def test_compat_read_still_gives_its_rows(bucket):
     quarry.put(f"s3://{bucket}/c/1.csv", b"k,v\n1,2\n3,4\n")
     rows = quarry.data.read(f"s3://{bucket}/c/", format="lines", chunk_size=5).take_all()

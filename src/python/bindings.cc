@@ -275,6 +275,23 @@ nb::dict PartitionDict(const Partition& p) {
   return d;
 }
 
+// A partition from PartitionDict's values (its options are set apart).
+Partition PartitionFromDict(const nb::dict& d) {
+  Partition p;
+  p.uri = nb::cast<std::string>(d["uri"]);
+  p.scheme = nb::cast<std::string>(d["scheme"]);
+  p.bucket = nb::cast<std::string>(d["bucket"]);
+  p.key = nb::cast<std::string>(d["key"]);
+  p.size = nb::cast<uint64_t>(d["size"]);
+  p.etag = nb::cast<std::string>(d["etag"]);
+  p.part = nb::cast<uint64_t>(d["part"]);
+  p.total_parts = nb::cast<uint64_t>(d["total_parts"]);
+  p.start = nb::cast<uint64_t>(d["start"]);
+  p.stop = nb::cast<uint64_t>(d["stop"]);
+  p.compression = CompressionFromName(nb::cast<std::string>(d["compression"]));
+  return p;
+}
+
 class PyPlan {
  public:
   PyPlan(const std::vector<std::string>& inputs, const nb::dict& options)
@@ -320,18 +337,7 @@ class PyStream {
   // partition's data.
   PyStream(const nb::dict& partition, const nb::dict& options,
            std::optional<std::pair<uint64_t, uint64_t>> byte_range) {
-    Partition p;
-    p.uri = nb::cast<std::string>(partition["uri"]);
-    p.scheme = nb::cast<std::string>(partition["scheme"]);
-    p.bucket = nb::cast<std::string>(partition["bucket"]);
-    p.key = nb::cast<std::string>(partition["key"]);
-    p.size = nb::cast<uint64_t>(partition["size"]);
-    p.etag = nb::cast<std::string>(partition["etag"]);
-    p.part = nb::cast<uint64_t>(partition["part"]);
-    p.total_parts = nb::cast<uint64_t>(partition["total_parts"]);
-    p.start = nb::cast<uint64_t>(partition["start"]);
-    p.stop = nb::cast<uint64_t>(partition["stop"]);
-    p.compression = CompressionFromName(nb::cast<std::string>(partition["compression"]));
+    Partition p = PartitionFromDict(partition);
     p.options = MakePlanOptions(options);
     p.newline = p.options.newline;
     p.header = p.options.header;
@@ -580,6 +586,60 @@ nb::object GetObject(const std::string& uri, const StorageOptions& options, nb::
   if (out_of_memory) throw std::bad_alloc();
   Unwrap(std::move(got));
   return result;
+}
+
+// Bytes [start, stop) as stored of each partition's object (ranges[i] of partitions[i]), pinned
+// to the ETag and size of the listing, `concurrency` requests at a time with the GIL released,
+// into one bytes object: (offsets, data), offsets holding len(ranges) + 1 int64 values, range i
+// being data[offsets[i]:offsets[i + 1]]. `storage_options` are keyed by scheme.
+std::pair<nb::bytes, nb::object> ReadRangesOf(
+    const std::vector<nb::dict>& partitions,
+    const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+    const std::map<std::string, StorageOptions>& storage_options, int concurrency) {
+  if (partitions.size() != ranges.size()) {
+    Raise(InvalidArgument("read_ranges: " + std::to_string(partitions.size()) + " partitions and " +
+                          std::to_string(ranges.size()) + " ranges: give one range per partition"));
+  }
+  const StorageOptions no_options;
+  std::vector<Partition> objects;
+  std::vector<std::shared_ptr<ObjectStore>> stores;
+  std::vector<int64_t> offsets(1, 0);
+  objects.reserve(partitions.size());
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    Partition p = PartitionFromDict(partitions[i]);
+    const auto [start, stop] = ranges[i];
+    if (start > stop || stop > p.size) {
+      Raise(InvalidArgument("read_ranges: [" + std::to_string(start) + ", " + std::to_string(stop) +
+                            ") is not a range of " + p.uri + " (" + std::to_string(p.size) +
+                            " bytes)"));
+    }
+    auto found = storage_options.find(p.scheme);
+    Target t = Open(p.uri, found == storage_options.end() ? no_options : found->second);
+    stores.push_back(std::move(t.store));
+    offsets.push_back(offsets.back() + static_cast<int64_t>(stop - start));
+    objects.push_back(std::move(p));
+  }
+  PyObject* data = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(offsets.back()));
+  if (data == nullptr) throw nb::python_error();
+  nb::object out = nb::steal(data);
+  std::vector<RangeRead> reads(objects.size());
+  for (size_t i = 0; i < objects.size(); ++i) {
+    reads[i] = {.store = stores[i].get(),
+                .bucket = objects[i].bucket,
+                .key = objects[i].key,
+                .start = ranges[i].first,
+                .stop = ranges[i].second,
+                .options = {.if_match = objects[i].etag, .object_size = objects[i].size},
+                .out = PyBytes_AS_STRING(data) + offsets[i]};
+  }
+  Status status;
+  {
+    nb::gil_scoped_release release;
+    PrepareFreshMemory(PyBytes_AS_STRING(data), static_cast<size_t>(offsets.back()));
+    status = ReadRanges(reads, {.concurrency = std::max(1, concurrency)});
+  }
+  Check(status);
+  return {nb::bytes(offsets.data(), offsets.size() * sizeof(int64_t)), std::move(out)};
 }
 
 // What put() accepts, for its messages.
@@ -833,6 +893,12 @@ NB_MODULE(_quarry, m) {
       "uri"_a, "options"_a);
 
   m.def("get", &GetObject, "uri"_a, "options"_a, "start"_a = 0, "stop"_a.none() = nb::none());
+
+  m.def("read_ranges", &ReadRangesOf, "partitions"_a, "ranges"_a, "storage_options"_a,
+        "concurrency"_a = 16,
+        "Bytes [start, stop) as stored of each partition's object, pinned to its listing (ETag, "
+        "size), read `concurrency` requests at a time: (offsets, data), offsets being "
+        "len(ranges) + 1 int64 values; range i is data[offsets[i]:offsets[i + 1]].");
 
   m.def("put", &PutObject, "uri"_a, "data"_a.none(), "options"_a, "content_type"_a = "",
         "content_encoding"_a = "");

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "quarry/parallel_for.h"
 #include "quarry/sinks.h"
@@ -19,6 +21,44 @@ Result<std::string> ReadToString(ObjectStore& store, std::string_view bucket, st
   StringSink sink(&out);
   QUARRY_RETURN_IF_ERROR(store.ReadRange(bucket, key, offset, length, &sink, options).status());
   return out;
+}
+
+Status ReadRanges(std::span<const RangeRead> reads, const ReadRangesOptions& options) {
+  // Each range as requests of at most part_size bytes, all of them in one pool: a batch of
+  // small objects and a few large ranges keep the same number of requests in flight.
+  struct Request {
+    const RangeRead* range;
+    uint64_t start;
+    uint64_t stop;
+  };
+  const uint64_t part = std::max<uint64_t>(1, options.part_size);
+  std::vector<Request> requests;
+  for (const RangeRead& r : reads) {
+    if (r.stop < r.start || r.store == nullptr || (r.out == nullptr && r.stop > r.start)) {
+      return InvalidArgument("ReadRanges: range [" + std::to_string(r.start) + ", " +
+                             std::to_string(r.stop) + ") of '" + std::string(r.key) +
+                             "' has no store, no room, or ends before it starts");
+    }
+    for (uint64_t at = r.start; at < r.stop; at += std::min(part, r.stop - at)) {
+      requests.push_back({&r, at, std::min(r.stop, at + part)});
+    }
+  }
+  return ParallelFor(requests.size(), std::max(1, options.concurrency), [&](size_t i) -> Status {
+    const Request& q = requests[i];
+    const RangeRead& r = *q.range;
+    const uint64_t length = q.stop - q.start;
+    BufferSink sink(r.out + (q.start - r.start), length);
+    QUARRY_ASSIGN_OR_RETURN(uint64_t got,
+                            r.store->ReadRange(r.bucket, r.key, q.start, length, &sink, r.options));
+    if (got != length || sink.size() != length) {
+      return Status(StatusCode::kPreconditionFailed,
+                    "'" + std::string(r.key) + "' ended at byte " + std::to_string(q.start + got) +
+                        " where bytes up to " + std::to_string(q.stop) +
+                        " were asked for: the object is shorter than its listing said (it "
+                        "changed since); plan it again");
+    }
+    return Status::Ok();
+  });
 }
 
 Result<uint64_t> DeletePrefix(ObjectStore& store, std::string_view bucket,

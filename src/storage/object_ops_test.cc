@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "quarry/registry.h"
 #include "storage/test_stores.h"
@@ -82,6 +83,63 @@ TEST(ObjectOpsTest, ReadObjectIntoFailsWhenLaterPartsComeUpShort) {
   EXPECT_EQ(got.status().code(), StatusCode::kPreconditionFailed);
   EXPECT_NE(got.status().message().find("changed while it was being read"), std::string::npos)
       << got.status().ToString();
+}
+
+TEST(ObjectOpsTest, ReadRangesPutsEveryRangeOfEveryObjectInItsRoom) {
+  auto store = MemStoreWith("rr", "a", RandomBytes(300'001, 1));
+  const std::string b = RandomBytes(70'000, 2);
+  ASSERT_TRUE(store->Put("rr", "b", b, {}).ok());
+  const std::string a = ReadToString(*store, "rr", "a").value();
+  // A long range (cut into 8 parts), a small one, an empty one, the whole of another object.
+  std::string out_a(300'000, '\0'), out_a2(10, '\0'), out_b(b.size(), '\0');
+  const std::vector<RangeRead> reads = {
+      {.store = store.get(),
+       .bucket = "rr",
+       .key = "a",
+       .start = 1,
+       .stop = 300'001,
+       .out = out_a.data()},
+      {.store = store.get(),
+       .bucket = "rr",
+       .key = "a",
+       .start = 5,
+       .stop = 15,
+       .out = out_a2.data()},
+      {.store = store.get(), .bucket = "rr", .key = "a", .start = 7, .stop = 7, .out = nullptr},
+      {.store = store.get(),
+       .bucket = "rr",
+       .key = "b",
+       .start = 0,
+       .stop = b.size(),
+       .out = out_b.data()},
+  };
+  ASSERT_TRUE(ReadRanges(reads, {.concurrency = 3, .part_size = 40'000}).ok());
+  EXPECT_EQ(out_a, a.substr(1));
+  EXPECT_EQ(out_a2, a.substr(5, 10));
+  EXPECT_EQ(out_b, b);
+}
+
+TEST(ObjectOpsTest, ReadRangesFailsWhereAnObjectIsShorterOrNotTheVersionAsked) {
+  auto store = MemStoreWith("rr", "a", RandomBytes(1'000, 3));
+  std::string out(2'000, '\0');
+  const RangeRead past_end{.store = store.get(),
+                           .bucket = "rr",
+                           .key = "a",
+                           .start = 0,
+                           .stop = 2'000,
+                           .out = out.data()};
+  Status s = ReadRanges(std::span(&past_end, 1));
+  EXPECT_EQ(s.code(), StatusCode::kPreconditionFailed) << s.ToString();
+  EXPECT_NE(s.message().find("'a'"), std::string::npos) << s.ToString();
+
+  RangeRead other_version{
+      .store = store.get(), .bucket = "rr", .key = "a", .start = 0, .stop = 10, .out = out.data()};
+  other_version.options.if_match = "\"not-its-etag\"";
+  EXPECT_EQ(ReadRanges(std::span(&other_version, 1)).code(), StatusCode::kPreconditionFailed);
+
+  const RangeRead backwards{
+      .store = store.get(), .bucket = "rr", .key = "a", .start = 9, .stop = 3, .out = out.data()};
+  EXPECT_EQ(ReadRanges(std::span(&backwards, 1)).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
