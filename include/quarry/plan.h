@@ -60,6 +60,8 @@ struct Partition {
 
   // Opens the partition's data. Reads pin `etag` (If-Match).
   Result<std::unique_ptr<DataStream>> Open() const;
+  // Where the object lives: its scheme, bucket and key (no URI text is parsed).
+  Uri Location() const { return Uri{.scheme = scheme, .bucket = bucket, .key = key}; }
 };
 
 // A lazy plan. Inputs are listed when iteration reaches them, page by page, so partitions come

@@ -173,15 +173,14 @@ def open(uri, start=0, stop=None, storage_options=None):  # noqa: A001 - mirrors
 def _open_stream(info, start, stop, storage_options, stream_class=DataStream):
     """A stream_class over bytes [start, stop) of the object `info` (an ObjectInfo from stat),
     pinned to its ETag; stop None is the object's end, and both are cut at it."""
-    scheme = _scheme_of(info.uri)
+    obj = _quarry.Partition.whole_object(info.uri, info.size, info.etag)
     stop = info.size if stop is None else min(stop, info.size)
     start = min(start, stop)
-    fields = {"uri": info.uri, "scheme": scheme, "bucket": info.bucket, "key": info.key,
-              "size": info.size, "etag": info.etag, "part": 0, "total_parts": 1,
-              "start": 0, "stop": info.size, "compression": "none"}
-    options = {"decompress": False,
-               "storage_options": _options_for(scheme, storage_options)}
-    return stream_class(_quarry.Stream(fields, options, (start, stop)), info.uri)
+    return stream_class(_quarry.Stream(obj, _AS_STORED, _options_for(obj.scheme, storage_options),
+                                       (start, stop)), info.uri)
+
+
+_AS_STORED = _quarry.PlanOptions({"decompress": False})  # a byte range reads bytes as stored
 
 
 def _check_offset(name, value, allowed):
@@ -228,23 +227,18 @@ class Plan:
             "part_size": part_size, "readahead": readahead, "read_window": read_window,
         }
         # Validate now (URIs, options), list later.
-        _quarry.Plan(self.inputs, self._native_options({}))
+        self._native_options = _quarry.PlanOptions(self.options)
+        _quarry.Plan(self.inputs, self._native_options, {})
         fetches = _quarry.credential_fetch_count()
         self.storage_options = _Secret(resolve_storage_options(self.inputs, storage_options))
         self.credential_fetches = _quarry.credential_fetch_count() - fetches
         self.list_pages = 0
 
-    def _native_options(self, storage):
-        opts = {k: v for k, v in self.options.items() if v is not None}
-        opts["storage_options"] = storage
-        return opts
-
     def __iter__(self):
         self.list_pages = 0
-        stream_options = {k: v for k, v in self.options.items()}
         for uri in self.inputs:
             scheme = _scheme_of(uri)
-            native = _quarry.Plan([uri], self._native_options(self.storage_options[scheme]))
+            native = _quarry.Plan([uri], self._native_options, self.storage_options[scheme])
             # A partition carries the credentials of its own scheme only.
             own = _Secret({scheme: self.storage_options[scheme]})
             pages_before = self.list_pages
@@ -253,8 +247,8 @@ class Plan:
                 self.list_pages = pages_before + native.list_pages
                 if not batch:
                     break
-                for fields in batch:
-                    yield Partition(fields, stream_options, own)
+                for native_partition in batch:
+                    yield Partition(native_partition, self._native_options, own)
 
     def partitions(self):
         return list(self)

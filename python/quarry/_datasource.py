@@ -207,17 +207,16 @@ def _byte_stream(p, start=0, stop=None):
     """The object's bytes as stored, [start, stop), as a random-access file: opened from what
     the listing gave (size, ETag pinned), so it costs no HEAD; a seek requests nothing."""
     from . import _quarry
-    fields = p._fields()
-    fields.update(part=0, total_parts=1, start=0, stop=p.size, compression="none")
-    options = {"decompress": False, "storage_options": p._storage_options.get(p.scheme, {})}
+    from ._api import _AS_STORED
     stop = p.size if stop is None else min(stop, p.size)
-    return DataStream(_quarry.Stream(fields, options, (min(start, stop), stop)), p.uri)
+    return DataStream(_quarry.Stream(p._native, _AS_STORED, p._storage_options.get(p.scheme, {}),
+                                     (min(start, stop), stop)), p.uri)
 
 
 def _fresh(p):
     """A copy of the partition with no stream of its own (the driver's copy stays unopened)."""
     from ._partition import Partition
-    return Partition(p._fields(), p._options, p._storage_options)
+    return Partition(p._native, p._options, p._storage_options)
 
 
 def _record_sample(p, limit, header):
@@ -656,20 +655,18 @@ class _Binary(_Format):
     def read(self, pieces):
         """Blocks of up to _BINARY_BLOCK_BYTES of objects, each block's objects fetched at once
         (_FETCH_CONCURRENCY requests in flight, the GIL released) into one buffer that becomes
-        the block's binary column without another copy."""
-        import numpy as np
+        the block's binary column without another copy; the next block's are fetched while
+        this one is used."""
         import pyarrow as pa
-        block, held = [], 0
-        for i, piece in enumerate(pieces):
-            block.append(piece.partition)
-            held += piece.partition.size
-            if held >= _BINARY_BLOCK_BYTES or i == len(pieces) - 1:
-                yield [p.uri for p in block], pa.table({"bytes": _binary_array(block, np)})
-                block, held = [], 0
+        runs = _runs(pieces, _BINARY_BLOCK_BYTES)
+        for run, column in _fetched_ahead(runs, lambda run: _binary_array(
+                [piece.partition for piece in run])):
+            yield [piece.partition.uri for piece in run], pa.table({"bytes": column})
 
 
-def _binary_array(partitions, np):
+def _binary_array(partitions):
     """The objects' bytes as stored, as one Arrow binary array."""
+    import numpy as np
     import pyarrow as pa
 
     from . import _quarry
@@ -678,7 +675,7 @@ def _binary_array(partitions, np):
             raise InvalidArgument(f"{p.uri} holds {p.size} bytes: read_binary_files makes a "
                                   "row of each object, and a row holds less than 2 GiB; read "
                                   "it with quarry.map or read_text/read_csv in chunks")
-    offsets, data = _quarry.read_ranges([p._fields() for p in partitions],
+    offsets, data = _quarry.read_ranges([p._native for p in partitions],
                                         [(0, p.size) for p in partitions],
                                         partitions[0]._storage_options, _FETCH_CONCURRENCY)
     offsets = np.frombuffer(offsets, np.int64)
@@ -796,8 +793,7 @@ class _Parquet(_Format):
             # A filter pushed down after the plan was made: the row groups its statistics rule
             # out are dropped here, before their columns are fetched.
             pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
-        for run in _runs(pieces, _PREFETCH_BYTES):
-            fetched = self._fetch(run)
+        for run, fetched in _fetched_ahead(_runs(pieces, _PREFETCH_BYTES), self._fetch):
             for piece, spans in zip(run, fetched):
                 p = piece.partition
                 rg, tail, _ = piece.extra
@@ -831,7 +827,7 @@ class _Parquet(_Format):
         if not partitions:
             return [[] for _ in pieces]
         offsets, data = _quarry.read_ranges(
-            [p._fields() for p in partitions], [r for ranges in wanted for r in ranges],
+            [p._native for p in partitions], [r for ranges in wanted for r in ranges],
             partitions[0]._storage_options, _FETCH_CONCURRENCY)
         import numpy as np
         offsets = np.frombuffer(offsets, np.int64).tolist()
@@ -855,6 +851,22 @@ def _runs(pieces, budget):
         held += piece.weight
     if run:
         yield run
+
+
+def _fetched_ahead(runs, fetch):
+    """(run, fetch(run)) for each run, the next run's fetch going on (in a thread: fetches wait
+    without the GIL) while the caller uses this one's: two runs' bytes held at most."""
+    from concurrent.futures import ThreadPoolExecutor
+    runs = iter(runs)
+    with ThreadPoolExecutor(1) as pool:
+        run = next(runs, None)
+        pending = pool.submit(fetch, run) if run is not None else None
+        while run is not None:
+            following = next(runs, None)
+            result = pending.result()
+            pending = pool.submit(fetch, following) if following is not None else None
+            yield run, result
+            run = following
 
 
 def _joined(ranges, gap=64 << 10):

@@ -6,7 +6,8 @@ from ._checkpoint import Checkpoint
 from ._job import OPEN_AHEAD, Job, Output
 from .errors import InvalidArgument
 
-_PLAN_KEYS = tuple(_quarry.plan_option_keys())  # as the engine defines them
+# A plan's options as the engine defines them, and its storage options (given per scheme).
+_PLAN_KEYS = (*_quarry.plan_option_keys(), "storage_options")
 
 
 def _choose_executor(executor):

@@ -4,10 +4,6 @@ import io
 
 from . import _quarry
 
-# Plan options a partition needs to open its data, as the engine defines them (storage options
-# travel separately).
-_STREAM_OPTION_KEYS = tuple(_quarry.stream_option_keys())
-
 
 class DataStream(io.RawIOBase):
     """A partition's data as a binary file: read, readinto (into any writable buffer), readline,
@@ -145,20 +141,23 @@ class Partition:
     connection. `data_stream` opens on first access, inside whatever process runs the task."""
 
     __slots__ = ("uri", "bucket", "key", "size", "etag", "part", "total_parts", "byte_range",
-                 "scheme", "compression", "_options", "_storage_options", "_stream", "_header",
-                 "_opening", "_data_used")
+                 "scheme", "compression", "_native", "_options", "_storage_options", "_stream",
+                 "_header", "_opening", "_data_used")
 
-    def __init__(self, fields, options, storage_options):
-        self.uri = fields["uri"]
-        self.scheme = fields["scheme"]
-        self.bucket = fields["bucket"]
-        self.key = fields["key"]
-        self.size = fields["size"]
-        self.etag = fields["etag"]
-        self.part = fields["part"]
-        self.total_parts = fields["total_parts"]
-        self.byte_range = (fields["start"], fields["stop"])
-        self.compression = fields["compression"]
+    def __init__(self, native, options, storage_options):
+        # The engine's partition and plan options (_quarry.Partition, _quarry.PlanOptions): what
+        # C++ reads, as it made them; storage options per scheme.
+        self._native = native
+        self.uri = native.uri
+        self.scheme = native.scheme
+        self.bucket = native.bucket
+        self.key = native.key
+        self.size = native.size
+        self.etag = native.etag
+        self.part = native.part
+        self.total_parts = native.total_parts
+        self.byte_range = (native.start, native.stop)
+        self.compression = native.compression
         self._options = options
         self._storage_options = storage_options
         self._stream = None
@@ -166,18 +165,11 @@ class Partition:
         self._opening = None  # a Future of the native stream, when opened ahead (open_ahead)
         self._data_used = False
 
-    def _fields(self):
-        return {"uri": self.uri, "scheme": self.scheme, "bucket": self.bucket, "key": self.key,
-                "size": self.size, "etag": self.etag, "part": self.part,
-                "total_parts": self.total_parts, "start": self.byte_range[0],
-                "stop": self.byte_range[1], "compression": self.compression}
-
     def __getstate__(self):
-        return (self._fields(), self._options, self._storage_options)
+        return (self._native, self._options, self._storage_options)
 
     def __setstate__(self, state):
-        fields, options, storage_options = state
-        Partition.__init__(self, fields, options, storage_options)
+        Partition.__init__(self, *state)
 
     def __reduce__(self):
         return (_rebuild_partition, self.__getstate__())
@@ -188,15 +180,14 @@ class Partition:
                 f"byte_range={self.byte_range}, size={self.size})")
 
     def __eq__(self, other):
-        return isinstance(other, Partition) and self._fields() == other._fields()
+        return isinstance(other, Partition) and self._native == other._native
 
     def __hash__(self):
         return hash((self.uri, self.part, self.etag))
 
     def _open_native(self):
-        options = {k: self._options[k] for k in _STREAM_OPTION_KEYS if self._options.get(k) is not None}
-        options["storage_options"] = self._storage_options.get(self.scheme, {})
-        return _quarry.Stream(self._fields(), options)
+        return _quarry.Stream(self._native, self._options,
+                              self._storage_options.get(self.scheme, {}))
 
     def _take_native(self):
         """The stream opened ahead if there is one (its failure is raised here, where the data
@@ -228,7 +219,7 @@ class Partition:
     @property
     def header(self):
         """The object's first record (bytes) when the plan asked for header=True, else None."""
-        if not self._options.get("header"):
+        if not self._options.header:
             return None
         if self._header is None:
             self._header = self.data_stream.header
@@ -271,5 +262,5 @@ class Partition:
         return uri
 
 
-def _rebuild_partition(fields, options, storage_options):
-    return Partition(fields, options, storage_options)
+def _rebuild_partition(native, options, storage_options):
+    return Partition(native, options, storage_options)

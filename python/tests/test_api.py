@@ -117,6 +117,25 @@ def test_partition_pickles_without_handles_or_secrets(bucket):
     assert b"".join(p.read() for p in parts) == b"1,2\n3,4\n"
 
 
+def test_partition_and_plan_options_cross_into_the_engine_as_its_own_types(bucket):
+    # A partition holds the engine's partition and plan options (typed, checked once when the
+    # plan was made), not dicts rebuilt on every open; both pickle as their values.
+    from quarry import _quarry
+    uri = f"s3://{bucket}/typed.csv"
+    quarry.put(uri, b"k\n" + b"".join(b"%d\n" % i for i in range(100)))
+    (p,) = list(quarry.plan(uri, newline=b"\n", header=True, part_size=1 << 20))
+    assert isinstance(p._native, _quarry.Partition) and isinstance(p._options, _quarry.PlanOptions)
+    assert (p._native.bucket, p._native.key, p._native.size) == (bucket, "typed.csv", p.size)
+    assert (p._options.newline, p._options.header, p._options.part_size) == (b"\n", True, 1 << 20)
+    options = pickle.loads(pickle.dumps(p._options))
+    assert (options.newline, options.header, options.part_size) == (b"\n", True, 1 << 20)
+    native = pickle.loads(pickle.dumps(p._native))
+    assert native == p._native and native.etag == p.etag
+    assert p.header == b"k\n" and p.read().count(b"\n") == 100
+    with pytest.raises(quarry.InvalidArgument, match="readahead"):
+        _quarry.PlanOptions({"readahead": 0})
+
+
 def test_local_executor_map_in_order_and_stats(bucket):
     for i in range(50):
         quarry.put(f"s3://{bucket}/o/{i:03d}", str(i).encode())

@@ -173,31 +173,30 @@ bool YesNo(const std::string& key, nb::handle v) {
   return v.ptr() == Py_True;
 }
 
-// The plan options Python may give, each once: its name, whether a partition needs it to open
-// its data (then it travels with the partition), and how its value is read. Python asks the
-// module for the names (plan_option_keys, stream_option_keys) instead of listing them again.
+// The plan options Python may give, each once: its name and how its value is read. Python asks
+// the module for the names (plan_option_keys) instead of listing them again. Storage options are
+// not among them: they are given apart, per scheme.
 struct PlanOptionSpec {
   const char* name;
-  bool stream;
   void (*read)(const std::string& key, nb::handle v, PlanOptions* o);
 };
 
 constexpr uint64_t kMaxPlanBytes = uint64_t{1} << 62;
 
 const PlanOptionSpec kPlanOptions[] = {
-    {"chunk_size", false,
+    {"chunk_size",
      [](const std::string& key, nb::handle v, PlanOptions* o) {
        o->chunk_size = WholeNumber(key, v, 1, kMaxPlanBytes,
                                    "a positive number of bytes per partition (e.g. 64 << 20), or "
                                    "None for one partition per object");
      }},
-    {"chunk_number", false,
+    {"chunk_number",
      [](const std::string& key, nb::handle v, PlanOptions* o) {
        o->chunk_number = WholeNumber(key, v, 1, kMaxPlanBytes,
                                      "a positive number of partitions per object, or None for "
                                      "one partition per object");
      }},
-    {"newline", true,
+    {"newline",
      [](const std::string&, nb::handle v, PlanOptions* o) {
        if (!nb::isinstance<nb::str>(v)) {
          Raise(
@@ -209,29 +208,25 @@ const PlanOptionSpec kPlanOptions[] = {
              "newline is empty: give a separator such as b'\\n', or None for byte mode"));
        }
      }},
-    {"header", true,
+    {"header",
      [](const std::string& key, nb::handle v, PlanOptions* o) { o->header = YesNo(key, v); }},
-    {"decompress", true,
+    {"decompress",
      [](const std::string& key, nb::handle v, PlanOptions* o) { o->decompress = YesNo(key, v); }},
-    {"part_size", true,
+    {"part_size",
      [](const std::string& key, nb::handle v, PlanOptions* o) {
        o->part_size = WholeNumber(key, v, 1, kMaxPlanBytes,
                                   "a positive number of bytes per ranged GET (default 64 MiB)");
      }},
-    {"readahead", true,
+    {"readahead",
      [](const std::string& key, nb::handle v, PlanOptions* o) {
        o->readahead = static_cast<int>(WholeNumber(
            key, v, 1, 256, "a number of ranged GETs in flight from 1 to 256 (default 2)"));
      }},
-    {"read_window", true,
+    {"read_window",
      [](const std::string& key, nb::handle v, PlanOptions* o) {
        o->read_window = WholeNumber(key, v, 1, kMaxPlanBytes,
                                     "a positive number of bytes a GET holds at a time (default "
                                     "1 MiB)");
-     }},
-    {"storage_options", false,
-     [](const std::string&, nb::handle v, PlanOptions* o) {
-       o->storage_options = nb::cast<StorageOptions>(v);
      }},
 };
 
@@ -250,55 +245,93 @@ PlanOptions MakePlanOptions(const nb::dict& d) {
   return o;
 }
 
-std::vector<std::string> PlanOptionKeys(bool stream_only) {
+std::vector<std::string> PlanOptionKeys() {
   std::vector<std::string> keys;
-  for (const auto& spec : kPlanOptions) {
-    if (!stream_only || spec.stream) keys.emplace_back(spec.name);
-  }
+  for (const auto& spec : kPlanOptions) keys.emplace_back(spec.name);
   return keys;
 }
 
-// A partition as plain values, for the Python Partition class.
-nb::dict PartitionDict(const Partition& p) {
-  nb::dict d;
-  d["uri"] = p.uri;
-  d["scheme"] = p.scheme;
-  d["bucket"] = p.bucket;
-  d["key"] = p.key;
-  d["size"] = p.size;
-  d["etag"] = p.etag;
-  d["part"] = p.part;
-  d["total_parts"] = p.total_parts;
-  d["start"] = p.start;
-  d["stop"] = p.stop;
-  d["compression"] = std::string(CompressionName(p.compression));
-  return d;
+// What PlanOptions pickles as: every option but the storage options (given apart, per scheme).
+using PlanOptionsState =
+    std::tuple<uint64_t, uint64_t, nb::bytes, bool, bool, uint64_t, int, uint64_t>;
+
+PlanOptionsState StateOf(const PlanOptions& o) {
+  return {o.chunk_size, o.chunk_number, nb::bytes(o.newline.data(), o.newline.size()),
+          o.header,     o.decompress,   o.part_size,
+          o.readahead,  o.read_window};
 }
 
-// A partition from PartitionDict's values (its options are set apart).
-Partition PartitionFromDict(const nb::dict& d) {
+PlanOptions PlanOptionsFromState(const PlanOptionsState& s) {
+  PlanOptions o;
+  const nb::bytes& newline = std::get<2>(s);
+  std::tie(o.chunk_size, o.chunk_number, std::ignore, o.header, o.decompress, o.part_size,
+           o.readahead, o.read_window) = s;
+  o.newline.assign(newline.c_str(), newline.size());
+  return o;
+}
+
+// `options` with the storage options of the scheme a plan or stream reads.
+PlanOptions WithStorage(PlanOptions options, StorageOptions storage) {
+  options.storage_options = std::move(storage);
+  return options;
+}
+
+// A partition's fields as plain values, what it pickles as (never a handle, never its options:
+// those travel apart, with the secrets kept out of reprs): uri, scheme, bucket, key, size, etag,
+// part, total_parts, start, stop, compression.
+using PartitionState = std::tuple<std::string, std::string, std::string, std::string, uint64_t,
+                                  std::string, uint64_t, uint64_t, uint64_t, uint64_t, std::string>;
+
+PartitionState StateOf(const Partition& p) {
+  return {p.uri,
+          p.scheme,
+          p.bucket,
+          p.key,
+          p.size,
+          p.etag,
+          p.part,
+          p.total_parts,
+          p.start,
+          p.stop,
+          std::string(CompressionName(p.compression))};
+}
+
+Partition PartitionFromState(const PartitionState& s) {
   Partition p;
-  p.uri = nb::cast<std::string>(d["uri"]);
-  p.scheme = nb::cast<std::string>(d["scheme"]);
-  p.bucket = nb::cast<std::string>(d["bucket"]);
-  p.key = nb::cast<std::string>(d["key"]);
-  p.size = nb::cast<uint64_t>(d["size"]);
-  p.etag = nb::cast<std::string>(d["etag"]);
-  p.part = nb::cast<uint64_t>(d["part"]);
-  p.total_parts = nb::cast<uint64_t>(d["total_parts"]);
-  p.start = nb::cast<uint64_t>(d["start"]);
-  p.stop = nb::cast<uint64_t>(d["stop"]);
-  p.compression = CompressionFromName(nb::cast<std::string>(d["compression"]));
+  std::tie(p.uri, p.scheme, p.bucket, p.key, p.size, p.etag, p.part, p.total_parts, p.start, p.stop,
+           std::ignore) = s;
+  p.compression = CompressionFromName(std::get<10>(s));
   return p;
+}
+
+// The whole of one object as stored, described by what a listing or a Head told (its URI parsed
+// here, once).
+Partition WholeObject(const std::string& uri, uint64_t size, const std::string& etag) {
+  Uri parsed = Unwrap(ParseUri(uri));
+  Partition p;
+  p.uri = parsed.ToString();
+  p.scheme = std::move(parsed.scheme);
+  p.bucket = std::move(parsed.bucket);
+  p.key = std::move(parsed.key);
+  p.size = size;
+  p.etag = etag;
+  p.stop = size;
+  return p;
+}
+
+// The store that serves a partition's object, from its parsed fields (no URI text is parsed).
+std::shared_ptr<ObjectStore> StoreOf(const Partition& p, const StorageOptions& options) {
+  return Unwrap(StoreForUri(p.Location(), options));
 }
 
 class PyPlan {
  public:
-  PyPlan(const std::vector<std::string>& inputs, const nb::dict& options)
-      : plan_(Unwrap(Plan::Build(inputs, MakePlanOptions(options)))) {}
+  PyPlan(const std::vector<std::string>& inputs, const PlanOptions& options,
+         const StorageOptions& storage_options)
+      : plan_(Unwrap(Plan::Build(inputs, WithStorage(options, storage_options)))) {}
 
   // Up to `n` more partitions (fewer only at the end).
-  nb::list Next(size_t n) {
+  std::vector<Partition> Next(size_t n) {
     std::vector<Partition> batch;
     Status failure;
     {
@@ -315,9 +348,9 @@ class PyPlan {
       }
     }
     Check(failure);
-    nb::list out;
-    for (const auto& p : batch) out.append(PartitionDict(p));
-    return out;
+    // The plan's options travel apart from its partitions (quarry.Partition holds them).
+    for (auto& p : batch) p.options = PlanOptions();
+    return batch;
   }
   uint64_t list_pages() const { return plan_.list_pages(); }
 
@@ -335,21 +368,18 @@ class PyStream {
  public:
   // With `byte_range`, bytes [start, stop) of the object as stored (quarry.open), else the
   // partition's data.
-  PyStream(const nb::dict& partition, const nb::dict& options,
+  PyStream(const Partition& partition, const PlanOptions& options,
+           const StorageOptions& storage_options,
            std::optional<std::pair<uint64_t, uint64_t>> byte_range) {
-    Partition p = PartitionFromDict(partition);
-    p.options = MakePlanOptions(options);
+    Partition p = partition;
+    p.options = WithStorage(options, storage_options);
     p.newline = p.options.newline;
     p.header = p.options.header;
-    if (byte_range) {
-      Target target = Open(p.uri, p.options.storage_options);
-      nb::gil_scoped_release release;
-      stream_ =
-          Unwrap(OpenByteRange(std::move(target.store), p, byte_range->first, byte_range->second));
-      return;
-    }
+    std::shared_ptr<ObjectStore> store = StoreOf(p, p.options.storage_options);
     nb::gil_scoped_release release;
-    stream_ = Unwrap(p.Open());
+    stream_ = Unwrap(byte_range
+                         ? OpenByteRange(std::move(store), p, byte_range->first, byte_range->second)
+                         : OpenDataStream(std::move(store), p));
   }
 
   // Reads into any writable buffer (bytearray, memoryview, numpy array) without a copy.
@@ -593,7 +623,7 @@ nb::object GetObject(const std::string& uri, const StorageOptions& options, nb::
 // into one bytes object: (offsets, data), offsets holding len(ranges) + 1 int64 values, range i
 // being data[offsets[i]:offsets[i + 1]]. `storage_options` are keyed by scheme.
 std::pair<nb::bytes, nb::object> ReadRangesOf(
-    const std::vector<nb::dict>& partitions,
+    const std::vector<const Partition*>& partitions,
     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
     const std::map<std::string, StorageOptions>& storage_options, int concurrency) {
   if (partitions.size() != ranges.size()) {
@@ -601,12 +631,10 @@ std::pair<nb::bytes, nb::object> ReadRangesOf(
                           std::to_string(ranges.size()) + " ranges: give one range per partition"));
   }
   const StorageOptions no_options;
-  std::vector<Partition> objects;
   std::vector<std::shared_ptr<ObjectStore>> stores;
   std::vector<int64_t> offsets(1, 0);
-  objects.reserve(partitions.size());
   for (size_t i = 0; i < partitions.size(); ++i) {
-    Partition p = PartitionFromDict(partitions[i]);
+    const Partition& p = *partitions[i];
     const auto [start, stop] = ranges[i];
     if (start > stop || stop > p.size) {
       Raise(InvalidArgument("read_ranges: [" + std::to_string(start) + ", " + std::to_string(stop) +
@@ -614,22 +642,21 @@ std::pair<nb::bytes, nb::object> ReadRangesOf(
                             " bytes)"));
     }
     auto found = storage_options.find(p.scheme);
-    Target t = Open(p.uri, found == storage_options.end() ? no_options : found->second);
-    stores.push_back(std::move(t.store));
+    stores.push_back(StoreOf(p, found == storage_options.end() ? no_options : found->second));
     offsets.push_back(offsets.back() + static_cast<int64_t>(stop - start));
-    objects.push_back(std::move(p));
   }
   PyObject* data = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(offsets.back()));
   if (data == nullptr) throw nb::python_error();
   nb::object out = nb::steal(data);
-  std::vector<RangeRead> reads(objects.size());
-  for (size_t i = 0; i < objects.size(); ++i) {
+  std::vector<RangeRead> reads(partitions.size());
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    const Partition& p = *partitions[i];
     reads[i] = {.store = stores[i].get(),
-                .bucket = objects[i].bucket,
-                .key = objects[i].key,
+                .bucket = p.bucket,
+                .key = p.key,
                 .start = ranges[i].first,
                 .stop = ranges[i].second,
-                .options = {.if_match = objects[i].etag, .object_size = objects[i].size},
+                .options = {.if_match = p.etag, .object_size = p.size},
                 .out = PyBytes_AS_STRING(data) + offsets[i]};
   }
   Status status;
@@ -926,12 +953,34 @@ NB_MODULE(_quarry, m) {
       "uri"_a, "options"_a);
 
   m.def("stats", &Stats, "Request counters of this process's stores.");
-  m.def(
-      "plan_option_keys", [] { return PlanOptionKeys(false); },
-      "The options a plan takes (chunk_size, newline, ...), as Plan(options=...) reads them.");
-  m.def(
-      "stream_option_keys", [] { return PlanOptionKeys(true); },
-      "The plan options a partition needs to open its data (they travel with it).");
+  m.def("plan_option_keys", &PlanOptionKeys,
+        "The options a plan takes (chunk_size, newline, ...), as PlanOptions reads them.");
+  nb::class_<PlanOptions>(m, "PlanOptions",
+                          "A plan's options, checked once: how objects are cut into partitions "
+                          "and how their data is read (storage options are given apart, per "
+                          "scheme). Its partitions carry it to the tasks that open them.")
+      .def(
+          "__init__",
+          [](PlanOptions* o, const nb::dict& options) {
+            new (o) PlanOptions(MakePlanOptions(options));
+          },
+          "options"_a = nb::dict(),
+          "From a dict of plan_option_keys() values (None: the default); a bad value is an "
+          "InvalidArgument naming the option and what is allowed.")
+      .def_ro("chunk_size", &PlanOptions::chunk_size)
+      .def_ro("chunk_number", &PlanOptions::chunk_number)
+      .def_prop_ro(
+          "newline",
+          [](const PlanOptions& o) { return nb::bytes(o.newline.data(), o.newline.size()); })
+      .def_ro("header", &PlanOptions::header)
+      .def_ro("decompress", &PlanOptions::decompress)
+      .def_ro("part_size", &PlanOptions::part_size)
+      .def_ro("readahead", &PlanOptions::readahead)
+      .def_ro("read_window", &PlanOptions::read_window)
+      .def("__getstate__", [](const PlanOptions& o) { return StateOf(o); })
+      .def("__setstate__", [](PlanOptions& o, const PlanOptionsState& state) {
+        new (&o) PlanOptions(PlanOptionsFromState(state));
+      });
   nb::class_<PyRequestCounters>(m, "RequestCounters",
                                 "Requests counted for one piece of work, on whichever thread.")
       .def(nb::init<>())
@@ -954,14 +1003,43 @@ NB_MODULE(_quarry, m) {
       .def("next_page", &PyLister::NextPage);
 
   nb::class_<PyPlan>(m, "Plan")
-      .def(nb::init<const std::vector<std::string>&, const nb::dict&>(), "inputs"_a, "options"_a)
+      .def(nb::init<const std::vector<std::string>&, const PlanOptions&, const StorageOptions&>(),
+           "inputs"_a, "options"_a, "storage_options"_a)
       .def("next", &PyPlan::Next, "n"_a)
       .def_prop_ro("list_pages", &PyPlan::list_pages);
 
+  nb::class_<Partition>(m, "Partition",
+                        "One partition of a plan: its object and nominal byte range, read-only. "
+                        "Pickled as its field values; the plan's options travel apart.")
+      .def_static("whole_object", &WholeObject, "uri"_a, "size"_a, "etag"_a,
+                  "The whole of one object as stored, from what a listing or a Head told.")
+      .def_ro("uri", &Partition::uri)
+      .def_ro("scheme", &Partition::scheme)
+      .def_ro("bucket", &Partition::bucket)
+      .def_ro("key", &Partition::key)
+      .def_ro("size", &Partition::size)
+      .def_ro("etag", &Partition::etag)
+      .def_ro("part", &Partition::part)
+      .def_ro("total_parts", &Partition::total_parts)
+      .def_ro("start", &Partition::start)
+      .def_ro("stop", &Partition::stop)
+      .def_prop_ro("compression",
+                   [](const Partition& p) { return std::string(CompressionName(p.compression)); })
+      .def("__getstate__", [](const Partition& p) { return StateOf(p); })
+      .def("__setstate__",
+           [](Partition& p, const PartitionState& state) {
+             new (&p) Partition(PartitionFromState(state));
+           })
+      .def("__eq__",
+           [](const Partition& a, const Partition& b) { return StateOf(a) == StateOf(b); })
+      .def("__hash__", [](const Partition& p) {
+        return std::hash<std::string>()(p.uri) ^ (std::hash<uint64_t>()(p.part) << 1);
+      });
+
   nb::class_<PyStream>(m, "Stream")
-      .def(nb::init<const nb::dict&, const nb::dict&,
+      .def(nb::init<const Partition&, const PlanOptions&, const StorageOptions&,
                     std::optional<std::pair<uint64_t, uint64_t>>>(),
-           "partition"_a, "options"_a, "byte_range"_a = nb::none())
+           "partition"_a, "options"_a, "storage_options"_a, "byte_range"_a = nb::none())
       .def("readinto", &PyStream::ReadInto, "buffer"_a)
       .def("read", &PyStream::Read, "n"_a = -1)
       .def("read_chunk", &PyStream::ReadChunk, "max"_a = -1)
