@@ -260,12 +260,17 @@ def test_select_columns_and_filter_expr_are_pushed_into_the_parquet_read(bucket,
         proxy.close()
 
 
-def test_override_num_blocks_groups_chunks_by_bytes(bucket):
+def _csv_of_chunks(bucket, name, chunk):
+    """(uri, its bytes, how many chunks of `chunk` bytes it makes): 30,000 rows, ids 0..29,999."""
     data = _csv_rows(30000, decimal_at=-1)
-    uri = f"s3://{bucket}/n.csv"
+    uri = f"s3://{bucket}/{name}"
     quarry.put(uri, data)
+    return uri, data, -(-len(data) // chunk)
+
+
+def test_override_num_blocks_groups_chunks_by_bytes(bucket):
     chunk = 32 << 10
-    n_chunks = -(-len(data) // chunk)
+    uri, data, n_chunks = _csv_of_chunks(bucket, "n.csv", chunk)
     tasks = _tasks(uri, "csv", n=3, chunk_size=chunk)
     assert len(tasks) == 3 < n_chunks
     sizes = [t.metadata.size_bytes for t in tasks]
@@ -281,11 +286,8 @@ def test_blocks_are_the_pieces_ray_data_does_not_cut_them(bucket):
     # output to reach them (its SplitBlocks), which makes the next stage run as many tasks; the
     # minimum is made small here so that this file is big enough for that.
     import ray.data
-    data = _csv_rows(30000, decimal_at=-1)
-    uri = f"s3://{bucket}/blocks.csv"
-    quarry.put(uri, data)
     chunk = 64 << 10
-    n_chunks = -(-len(data) // chunk)
+    uri, _, n_chunks = _csv_of_chunks(bucket, "blocks.csv", chunk)
     ctx = ray.data.DataContext.get_current()
     saved = ctx.target_min_block_size
     ctx.target_min_block_size = 1 << 10
