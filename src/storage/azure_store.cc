@@ -23,6 +23,7 @@
 #include "quarry/parallel_for.h"
 #include "storage/bounded_body.h"
 #include "storage/s3_xml.h"
+#include "storage/store_options.h"
 
 namespace quarry {
 namespace {
@@ -43,37 +44,6 @@ constexpr const char* kDevEndpoint = "http://127.0.0.1:10000/devstoreaccount1";
 
 // Element text as sent, also of only white space; bodies are UTF-8.
 constexpr unsigned kXmlOptions = pugi::parse_default | pugi::parse_ws_pcdata_single;
-
-std::string Get(const StorageOptions& o, const std::string& key) {
-  auto it = o.find(key);
-  return it == o.end() ? std::string() : it->second;
-}
-
-// A whole-number option in [min, max]; unset gives `fallback`.
-Result<uint64_t> ParseCount(const StorageOptions& o, const std::string& key, uint64_t fallback,
-                            uint64_t min, uint64_t max, std::string_view unit) {
-  const std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || n < min || n > max) {
-    return InvalidArgument("storage option '" + key + "' = '" + v +
-                           "' is not allowed: give a whole number of " + std::string(unit) +
-                           " from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return n;
-}
-
-// A yes/no option; a typo must not quietly mean yes.
-Result<bool> Flag(const StorageOptions& o, const std::string& key, bool fallback) {
-  std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
-  return InvalidArgument("storage option '" + key + "' = '" + Get(o, key) +
-                         "' is not allowed: give true or false");
-}
 
 // "%XX" decoding of names the service marks Encoded="true" ('+' stays '+').
 std::string PercentDecode(std::string_view s) {
@@ -175,19 +145,19 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
 
   // Azure AD: the token cache, seeded with a token shipped from a job's driver when there is one.
   void InitBearer(const StorageOptions& options, std::chrono::seconds refresh_margin) {
-    const std::string tenant = Get(options, "tenant_id");
-    const std::string client = Get(options, "client_id");
-    const std::string secret = Get(options, "client_secret");
-    std::string authority = Get(options, "authority_host");
+    const std::string tenant = OptionText(options, "tenant_id");
+    const std::string client = OptionText(options, "client_id");
+    const std::string secret = OptionText(options, "client_secret");
+    std::string authority = OptionText(options, "authority_host");
     if (authority.empty()) authority = "https://login.microsoftonline.com";
     tokens_ = std::make_shared<auth::TokenCache>(
         auth::MakeAzureAdProvider(tenant, client, secret, authority, &http_), refresh_margin);
-    if (const std::string token = Get(options, "token"); !token.empty()) {
+    if (const std::string token = OptionText(options, "token"); !token.empty()) {
       auth::Credential seeded;
       seeded.kind = auth::Credential::Kind::kBearer;
       seeded.bearer = token;
       seeded.exchanged = true;
-      if (const std::string exp = Get(options, "token_expiration"); !exp.empty()) {
+      if (const std::string exp = OptionText(options, "token_expiration"); !exp.empty()) {
         seeded.expires = auth::Clock::from_time_t(
             static_cast<std::time_t>(std::strtoll(exp.c_str(), nullptr, 10)));
       }
@@ -813,7 +783,7 @@ Result<std::unique_ptr<ObjectWriter>> AzureStore::OpenWriter(std::string_view co
 }
 
 bool HasAzureAd(const StorageOptions& options) {
-  return !Get(options, "client_secret").empty() || !Get(options, "token").empty();
+  return !OptionText(options, "client_secret").empty() || !OptionText(options, "token").empty();
 }
 
 }  // namespace
@@ -881,7 +851,7 @@ std::string RfcDateToIso(std::string_view date) {
 
 Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& options) {
   std::map<std::string, std::string> cs;
-  if (const std::string text = Get(options, "connection_string"); !text.empty()) {
+  if (const std::string text = OptionText(options, "connection_string"); !text.empty()) {
     auto parsed = ParseAzureConnectionString(text);
     if (!parsed.ok()) return parsed.status().WithContext("storage option 'connection_string'");
     cs = std::move(*parsed);
@@ -892,7 +862,7 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
   };
   const bool dev = field("UseDevelopmentStorage") == "true";
   auto pick = [&](const char* key, const char* cs_field, const char* dev_value) {
-    std::string v = Get(options, key);
+    std::string v = OptionText(options, key);
     if (v.empty()) v = field(cs_field);
     if (v.empty() && dev) v = dev_value;
     return v;
@@ -943,8 +913,8 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
   }
 
   if (HasAzureAd(options)) {
-    if (Get(options, "token").empty() &&
-        (Get(options, "tenant_id").empty() || Get(options, "client_id").empty())) {
+    if (OptionText(options, "token").empty() &&
+        (OptionText(options, "tenant_id").empty() || OptionText(options, "client_id").empty())) {
       return InvalidArgument(
           "client_secret is set but not both tenant_id and client_id: Azure AD client "
           "credentials need all three (or AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)");
@@ -969,26 +939,14 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
   }
 
   QUARRY_ASSIGN_OR_RETURN(
-      s.part_size, ParseCount(options, "part_size", 16 * kMiB, uint64_t{64} * 1024, 4000 * kMiB,
-                              "bytes per uploaded block (64 KiB to 4000 MiB)"));
+      s.part_size, OptionCount(options, "part_size", 16 * kMiB, uint64_t{64} * 1024, 4000 * kMiB,
+                               "bytes per uploaded block (64 KiB to 4000 MiB)"));
   QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
-                          ParseCount(options, "multipart_threshold", 16 * kMiB, 1, 4000 * kMiB,
-                                     "bytes above which uploads go in blocks"));
-  http::HttpClientOptions http_options;
-  constexpr uint64_t kDayMs = 86400000;
-  QUARRY_ASSIGN_OR_RETURN(
-      auto connect_ms, ParseCount(options, "connect_timeout_ms", 5000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto read_ms,
-                          ParseCount(options, "read_timeout_ms", 30000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto attempts,
-                          ParseCount(options, "max_attempts", 5, 1, 100, "attempts per request"));
-  QUARRY_ASSIGN_OR_RETURN(auto margin, ParseCount(options, "token_refresh_margin", 300, 0, 86400,
-                                                  "seconds before expiry"));
-  http_options.connect_timeout_ms = static_cast<int>(connect_ms);
-  http_options.read_timeout_ms = static_cast<int>(read_ms);
-  http_options.retry.max_attempts = static_cast<int>(attempts);
-  QUARRY_ASSIGN_OR_RETURN(http_options.verify_tls, Flag(options, "verify_tls", true));
-  QUARRY_ASSIGN_OR_RETURN(http_options.receive_in_place, Flag(options, "receive_in_place", true));
+                          OptionCount(options, "multipart_threshold", 16 * kMiB, 1, 4000 * kMiB,
+                                      "bytes above which uploads go in blocks"));
+  QUARRY_ASSIGN_OR_RETURN(auto http_options, HttpClientOptionsFrom(options));
+  QUARRY_ASSIGN_OR_RETURN(auto margin, OptionCount(options, "token_refresh_margin", 300, 0, 86400,
+                                                   "seconds before expiry"));
   const bool bearer = s.auth == AuthKind::kBearer;
   auto store = std::make_shared<AzureStore>(std::move(s), http_options);
   if (bearer) store->InitBearer(options, std::chrono::seconds(margin));
@@ -996,7 +954,7 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
 }
 
 Result<StorageOptions> FetchAzureShippableCredentials(const StorageOptions& options) {
-  if (!HasAzureAd(options) || !Get(options, "token").empty()) return options;
+  if (!HasAzureAd(options) || !OptionText(options, "token").empty()) return options;
   QUARRY_ASSIGN_OR_RETURN(auto store, MakeAzureStore(options));
   auto* tokens = static_cast<AzureStore&>(*store).tokens();
   if (tokens == nullptr) return options;

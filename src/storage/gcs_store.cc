@@ -20,6 +20,7 @@
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
 #include "storage/bounded_body.h"
+#include "storage/store_options.h"
 
 namespace quarry {
 namespace {
@@ -42,49 +43,6 @@ struct GcsSettings {
   uint64_t multipart_threshold = 16 * kMiB;
   uint64_t part_size = 16 * kMiB;
 };
-
-std::string Get(const StorageOptions& o, const std::string& key, const std::string& fallback = "") {
-  auto it = o.find(key);
-  return it == o.end() || it->second.empty() ? fallback : it->second;
-}
-
-// A whole-number option in [min, max]; unset gives `fallback`.
-Result<uint64_t> ParseCount(const StorageOptions& o, const std::string& key, uint64_t fallback,
-                            uint64_t min, uint64_t max, std::string_view unit) {
-  const std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || n < min || n > max) {
-    return InvalidArgument("storage option '" + key + "' = '" + v +
-                           "' is not allowed: give a whole number of " + std::string(unit) +
-                           " from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return n;
-}
-
-// A yes/no option: true/false, yes/no, on/off, 1/0 in any case; anything else is refused.
-Result<bool> Flag(const StorageOptions& o, const std::string& key, bool fallback) {
-  std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
-  return InvalidArgument("storage option '" + key + "' = '" + Get(o, key) +
-                         "' is not allowed: give true or false");
-}
-
-bool IsIpOrLocal(std::string_view host) {
-  if (auto colon = host.rfind(':');
-      colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (host.empty()) return false;
-  if (host == "localhost" || host.front() == '[') return true;
-  return std::all_of(host.begin(), host.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
-  });
-}
 
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
@@ -991,7 +949,7 @@ Result<std::string> ParseEndpoint(std::string endpoint) {
   if (endpoint.find("://") == std::string::npos) {
     // STORAGE_EMULATOR_HOST is often "host:port": plain http for local hosts.
     std::string host = endpoint.substr(0, endpoint.find('/'));
-    endpoint = (IsIpOrLocal(host) ? "http://" : "https://") + endpoint;
+    endpoint = (IsIpOrLocalHost(host) ? "http://" : "https://") + endpoint;
   }
   const auto sep = endpoint.find("://");
   const std::string scheme = endpoint.substr(0, sep);
@@ -1009,11 +967,11 @@ Result<std::string> ParseEndpoint(std::string endpoint) {
 
 Result<std::shared_ptr<ObjectStore>> MakeGcsStore(const StorageOptions& options) {
   GcsSettings s;
-  QUARRY_ASSIGN_OR_RETURN(s.endpoint, ParseEndpoint(Get(options, "endpoint")));
-  QUARRY_ASSIGN_OR_RETURN(const bool anonymous, Flag(options, "anonymous", false));
-  const std::string token = Get(options, "token");
-  const std::string path = Get(options, "credentials_path");
-  s.project = Get(options, "project");
+  QUARRY_ASSIGN_OR_RETURN(s.endpoint, ParseEndpoint(OptionText(options, "endpoint")));
+  QUARRY_ASSIGN_OR_RETURN(const bool anonymous, OptionFlag(options, "anonymous", false));
+  const std::string token = OptionText(options, "token");
+  const std::string path = OptionText(options, "credentials_path");
+  s.project = OptionText(options, "project");
   s.credentials_path = path;
   if (s.project.empty() && !path.empty() && !anonymous) {
     // The key file names its project; a worker without the file needs none for reading.
@@ -1023,32 +981,20 @@ Result<std::shared_ptr<ObjectStore>> MakeGcsStore(const StorageOptions& options)
 
   constexpr uint64_t kMaxChunk = uint64_t{5} << 30;
   QUARRY_ASSIGN_OR_RETURN(
-      s.part_size, ParseCount(options, "part_size", 16 * kMiB, kChunkQuantum, kMaxChunk,
-                              "bytes per chunk of resumable uploads (a multiple of 262144)"));
+      s.part_size, OptionCount(options, "part_size", 16 * kMiB, kChunkQuantum, kMaxChunk,
+                               "bytes per chunk of resumable uploads (a multiple of 262144)"));
   if (s.part_size % kChunkQuantum != 0) {
-    return InvalidArgument("storage option 'part_size' = '" + Get(options, "part_size") +
+    return InvalidArgument("storage option 'part_size' = '" + OptionText(options, "part_size") +
                            "' is not allowed: chunks of resumable uploads to Google Cloud "
                            "Storage are multiples of 262144 bytes (256 KiB), e.g. " +
                            std::to_string((s.part_size / kChunkQuantum + 1) * kChunkQuantum));
   }
   QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
-                          ParseCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxChunk,
-                                     "bytes from which uploads are resumable, in chunks"));
-  http::HttpClientOptions http_options;
-  constexpr uint64_t kDayMs = 86400000;
-  QUARRY_ASSIGN_OR_RETURN(
-      auto connect_ms, ParseCount(options, "connect_timeout_ms", 5000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto read_ms,
-                          ParseCount(options, "read_timeout_ms", 30000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto attempts,
-                          ParseCount(options, "max_attempts", 5, 1, 100, "attempts per request"));
-  QUARRY_ASSIGN_OR_RETURN(auto margin, ParseCount(options, "token_refresh_margin", 300, 0, 86400,
-                                                  "seconds before expiry"));
-  http_options.connect_timeout_ms = static_cast<int>(connect_ms);
-  http_options.read_timeout_ms = static_cast<int>(read_ms);
-  http_options.retry.max_attempts = static_cast<int>(attempts);
-  QUARRY_ASSIGN_OR_RETURN(http_options.verify_tls, Flag(options, "verify_tls", true));
-  QUARRY_ASSIGN_OR_RETURN(http_options.receive_in_place, Flag(options, "receive_in_place", true));
+                          OptionCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxChunk,
+                                      "bytes from which uploads are resumable, in chunks"));
+  QUARRY_ASSIGN_OR_RETURN(auto http_options, HttpClientOptionsFrom(options));
+  QUARRY_ASSIGN_OR_RETURN(auto margin, OptionCount(options, "token_refresh_margin", 300, 0, 86400,
+                                                   "seconds before expiry"));
 
   auto store = std::make_shared<GcsStore>(std::move(s), http_options);
   // Which credential: anonymous wins, then a token given as it is, then the credentials file.
@@ -1067,13 +1013,13 @@ Result<std::shared_ptr<ObjectStore>> MakeGcsStore(const StorageOptions& options)
   }
   auto tokens =
       std::make_shared<auth::TokenCache>(std::move(provider), std::chrono::seconds(margin));
-  if (from_file && !Get(options, "oauth_token").empty()) {
+  if (from_file && !OptionText(options, "oauth_token").empty()) {
     // A token exchanged on the job's driver.
     auth::Credential shipped;
     shipped.kind = auth::Credential::Kind::kBearer;
-    shipped.bearer = Get(options, "oauth_token");
+    shipped.bearer = OptionText(options, "oauth_token");
     shipped.exchanged = true;
-    if (const std::string exp = Get(options, "oauth_token_expiration"); !exp.empty()) {
+    if (const std::string exp = OptionText(options, "oauth_token_expiration"); !exp.empty()) {
       shipped.expires = auth::Clock::from_time_t(static_cast<std::time_t>(NumberText(exp)));
     }
     tokens->Seed(std::move(shipped));

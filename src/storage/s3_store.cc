@@ -19,6 +19,7 @@
 #include "storage/backends.h"
 #include "storage/bounded_body.h"
 #include "storage/s3_xml.h"
+#include "storage/store_options.h"
 
 namespace quarry {
 namespace {
@@ -39,50 +40,6 @@ struct S3Settings {
   uint64_t part_size = 16 * kMiB;
   std::string service_instance_id;  // IBM COS: needed to create buckets with a bearer token
 };
-
-// A whole-number option in [min, max]; unset gives `fallback`. `unit` says what it counts, for
-// the message.
-Result<uint64_t> ParseCount(const StorageOptions& o, const std::string& key, uint64_t fallback,
-                            uint64_t min, uint64_t max, std::string_view unit) {
-  auto it = o.find(key);
-  if (it == o.end() || it->second.empty()) return fallback;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || p != it->second.data() + it->second.size() || v < min || v > max) {
-    return InvalidArgument("storage option '" + key + "' = '" + it->second +
-                           "' is not allowed: give a whole number of " + std::string(unit) +
-                           " from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return v;
-}
-
-std::string Get(const StorageOptions& o, const std::string& key, const std::string& fallback = "") {
-  auto it = o.find(key);
-  return it == o.end() || it->second.empty() ? fallback : it->second;
-}
-
-// A yes/no option: unset gives `fallback`; true/false, yes/no, on/off, 1/0 in any case, else
-// InvalidArgument (a typo must not quietly mean yes).
-Result<bool> Flag(const StorageOptions& o, const std::string& key, bool fallback) {
-  std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
-  return InvalidArgument("storage option '" + key + "' = '" + Get(o, key) +
-                         "' is not allowed: give true or false");
-}
-
-bool IsIpOrLocal(std::string_view host) {
-  auto colon = host.rfind(':');
-  if (colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (host == "localhost" || host.front() == '[') return true;
-  return std::all_of(host.begin(), host.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
-  });
-}
 
 // The headers that store PutOptions with an object (on PUT, or on starting a multipart upload).
 http::HeaderList MetadataHeaders(const PutOptions& options) {
@@ -815,8 +772,8 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
   S3Settings s;
   s.scheme = std::string(scheme);
   const bool is_cos = scheme == "cos";
-  s.region = Get(options, "region", is_cos ? "us-south" : "us-east-1");
-  std::string endpoint = Get(options, "endpoint");
+  s.region = OptionText(options, "region", is_cos ? "us-south" : "us-east-1");
+  std::string endpoint = OptionText(options, "endpoint");
   if (endpoint.empty()) {
     endpoint = is_cos ? "https://s3." + s.region + ".cloud-object-storage.appdomain.cloud"
                       : "https://s3." + s.region + ".amazonaws.com";
@@ -833,48 +790,37 @@ Result<std::shared_ptr<ObjectStore>> MakeS3Store(std::string_view scheme,
   if (s.endpoint_host.empty() || s.endpoint_host.find('/') != std::string::npos) {
     return InvalidArgument("endpoint '" + endpoint + "' must be scheme://host[:port]");
   }
-  std::string style = Get(options, "addressing_style", "auto");
+  std::string style = OptionText(options, "addressing_style", "auto");
   if (style == "virtual") {
     s.virtual_hosting = true;
   } else if (style == "path") {
     s.virtual_hosting = false;
   } else if (style == "auto") {
     // Custom endpoints (IPs, localhost, anything given explicitly) use path style.
-    s.virtual_hosting = Get(options, "endpoint").empty() && !IsIpOrLocal(s.endpoint_host);
+    s.virtual_hosting =
+        OptionText(options, "endpoint").empty() && !IsIpOrLocalHost(s.endpoint_host);
   } else {
     return InvalidArgument("addressing_style '" + style + "' is not one of auto, path, virtual");
   }
-  s.creds.access_key_id = Get(options, "access_key_id");
-  s.creds.secret_access_key = Get(options, "secret_access_key");
-  s.creds.session_token = Get(options, "session_token");
+  s.creds.access_key_id = OptionText(options, "access_key_id");
+  s.creds.secret_access_key = OptionText(options, "secret_access_key");
+  s.creds.session_token = OptionText(options, "session_token");
   if (!s.creds.access_key_id.empty() && s.creds.secret_access_key.empty() &&
-      Get(options, "api_key").empty()) {
+      OptionText(options, "api_key").empty()) {
     return InvalidArgument("access key id '" + s.creds.access_key_id +
                            "' is set but no secret key: set secret_access_key or "
                            "AWS_SECRET_ACCESS_KEY");
   }
   constexpr uint64_t kMaxPart = uint64_t{5} << 30;  // S3's largest part
   QUARRY_ASSIGN_OR_RETURN(s.part_size,
-                          ParseCount(options, "part_size", 16 * kMiB, 5 * kMiB, kMaxPart,
-                                     "bytes per uploaded part (S3 allows 5 MiB to 5 GiB)"));
+                          OptionCount(options, "part_size", 16 * kMiB, 5 * kMiB, kMaxPart,
+                                      "bytes per uploaded part (S3 allows 5 MiB to 5 GiB)"));
   QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
-                          ParseCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxPart,
-                                     "bytes above which uploads go in parts"));
-  http::HttpClientOptions http_options;
+                          OptionCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxPart,
+                                      "bytes above which uploads go in parts"));
+  QUARRY_ASSIGN_OR_RETURN(auto http_options, HttpClientOptionsFrom(options));
   http_options.retryable_reply = IsRetryableS3Reply;
-  constexpr uint64_t kDayMs = 86400000;
-  QUARRY_ASSIGN_OR_RETURN(
-      auto connect_ms, ParseCount(options, "connect_timeout_ms", 5000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto attempts,
-                          ParseCount(options, "max_attempts", 5, 1, 100, "attempts per request"));
-  QUARRY_ASSIGN_OR_RETURN(auto read_ms,
-                          ParseCount(options, "read_timeout_ms", 30000, 1, kDayMs, "milliseconds"));
-  http_options.connect_timeout_ms = static_cast<int>(connect_ms);
-  http_options.read_timeout_ms = static_cast<int>(read_ms);
-  http_options.retry.max_attempts = static_cast<int>(attempts);
-  QUARRY_ASSIGN_OR_RETURN(http_options.verify_tls, Flag(options, "verify_tls", true));
-  QUARRY_ASSIGN_OR_RETURN(http_options.receive_in_place, Flag(options, "receive_in_place", true));
-  s.service_instance_id = Get(options, "service_instance_id");
+  s.service_instance_id = OptionText(options, "service_instance_id");
   auto store = std::make_shared<S3Store>(std::move(s), http_options);
   QUARRY_RETURN_IF_ERROR(store->InitCredentials(options));
   return std::shared_ptr<ObjectStore>(std::move(store));
