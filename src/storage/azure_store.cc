@@ -9,9 +9,6 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
-#include <deque>
-#include <future>
-#include <mutex>
 #include <pugixml.hpp>
 
 #include "auth/azure_ad_token.h"
@@ -22,6 +19,7 @@
 #include "quarry/key_rules.h"
 #include "quarry/parallel_for.h"
 #include "storage/bounded_body.h"
+#include "storage/part_writer.h"
 #include "storage/s3_xml.h"
 #include "storage/store_options.h"
 
@@ -538,22 +536,22 @@ Result<bool> AzureLister::Next(ListPage* page) {
   return false;
 }
 
-// Block upload. Blocks go up with Put Block, up to kBlocksInFlight at once while the caller
-// writes: whole blocks a Write covers straight from the caller's memory (Write waits for them
-// before it returns), the rest gathered in block buffers of the writer's own, reused from block
-// to block (never more than kBlocksInFlight + 1 of them). Close() commits the list of blocks
-// (Put Block List); nothing is visible under the key before that, and blocks never committed are
-// dropped by the service. An object below multipart_threshold is one Put Blob.
-class AzureWriter final : public ObjectWriter {
+// Block upload. Blocks go up with Put Block, four in flight at once while the caller writes
+// (PartWriter). Close() commits the list of blocks (Put Block List); nothing is visible under
+// the key before that, and blocks never committed are dropped by the service, so abandoning an
+// upload sends nothing. An object below multipart_threshold is one Put Blob.
+class AzureWriter final : public PartWriter {
  public:
   AzureWriter(std::shared_ptr<AzureStore> store, std::string container, std::string key,
               PutOptions options)
-      : store_(std::move(store)),
+      : PartWriter(store->UriText(container, key),
+                   {.part_size = static_cast<size_t>(store->settings().part_size),
+                    .threshold = std::max<uint64_t>(1, store->settings().multipart_threshold),
+                    .parts_in_flight = 4}),
+        store_(std::move(store)),
         container_(std::move(container)),
         key_(std::move(key)),
-        options_(std::move(options)),
-        part_size_(static_cast<size_t>(store_->settings().part_size)),
-        threshold_(std::max<uint64_t>(1, store_->settings().multipart_threshold)) {
+        options_(std::move(options)) {
     // Block ids carry a random nonce: two writers of one key never commit each other's blocks.
     unsigned char nonce[8];
     if (RAND_bytes(nonce, sizeof nonce) != 1) {
@@ -568,99 +566,27 @@ class AzureWriter final : public ObjectWriter {
     }
   }
 
-  ~AzureWriter() override { WaitForAll(); }
-
-  Status Write(std::string_view data) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    Status status;
-    if (!started_ && written_ + data.size() >= threshold_) status = Start();
-    while (status.ok() && !data.empty()) {
-      if (started_ && filling_.size == 0 && data.size() >= part_size_) {
-        status = SendBlock({}, data.substr(0, part_size_));
-        data.remove_prefix(part_size_);
-        written_ += part_size_;
-        continue;
-      }
-      auto room = Room();
-      if (!room.ok()) {
-        status = room.status();
-        break;
-      }
-      const size_t n = std::min(room->size(), data.size());
-      std::memcpy(room->data(), data.data(), n);
-      data.remove_prefix(n);
-      status = Commit(n);
-    }
-    Status borrowed = WaitForBorrowedBlocks();
-    return Failed(status.ok() ? borrowed : status);
-  }
-
-  Result<std::span<char>> Room() override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data) filling_ = TakeBuffer();
-    return std::span<char>(filling_.data.get() + filling_.size, part_size_ - filling_.size);
-  }
-
-  Status Commit(size_t size) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data || size > part_size_ - filling_.size) {
-      return Internal("AzureWriter::Commit of more than its Room() offered");
-    }
-    filling_.size += size;
-    written_ += size;
-    Status status;
-    if (!started_ && written_ >= threshold_) status = Start();
-    if (status.ok() && filling_.size == part_size_) {
-      if (!started_) {
-        held_.push_back(std::move(filling_));
-      } else {
-        status = SendFilled();
-      }
-      filling_ = {};
-    }
-    return Failed(status);
-  }
-
-  Status Close() override {
-    if (closed_) return failure_;
-    closed_ = true;
-    if (!failure_.ok()) {
-      WaitForAll();
-      return failure_;
-    }
-    Status s = Finish();
-    if (!s.ok()) WaitForAll();
-    return Failed(s);
-  }
+  ~AzureWriter() override { Discard(); }
 
  private:
-  static constexpr size_t kBlocksInFlight = 4;
+  Status StartUpload() override { return Status::Ok(); }  // blocks need no session
 
-  struct BlockBuffer {
-    std::unique_ptr<char[]> data;
-    size_t size = 0;
-    std::string_view view() const { return {data.get(), size}; }
-  };
-
-  struct InFlight {
-    std::future<Status> done;
-    BlockBuffer owned;  // empty when the block is sent from the caller's memory
-  };
-
-  Status Finish() {
-    if (!started_) {
-      if (held_.empty()) return store_->Put(container_, key_, filling_.view(), options_);
-      std::string body;
-      body.reserve(static_cast<size_t>(written_));
-      for (const auto& b : held_) body.append(b.view());
-      body.append(filling_.view());
-      return store_->Put(container_, key_, body, options_);
+  Status UploadPart(size_t index, uint64_t /*offset*/, std::string_view bytes) override {
+    QUARRY_ASSIGN_OR_RETURN(
+        auto resp,
+        store_->Call("PUT", container_, key_, {{"comp", "block"}, {"blockid", BlockId(index)}}, {},
+                     bytes, nullptr));
+    if (resp.status != 201 && resp.status != 200) {
+      return store_->ErrorFor("upload block of", container_, key_, resp);
     }
-    Status status = filling_.size > 0 ? SendFilled() : Status::Ok();
-    while (status.ok() && !in_flight_.empty()) status = FinishOldest();
-    QUARRY_RETURN_IF_ERROR(status);
+    return Status::Ok();
+  }
+
+  Status CompleteUpload() override {
+    QUARRY_RETURN_IF_ERROR(SendRest());
+    QUARRY_RETURN_IF_ERROR(WaitForParts());
     std::string body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
-    for (size_t i = 0; i < blocks_; ++i) body += "<Latest>" + BlockId(i) + "</Latest>";
+    for (size_t i = 0; i < parts(); ++i) body += "<Latest>" + BlockId(i) + "</Latest>";
     body += "</BlockList>";
     http::HeaderList headers = MetadataHeaders(options_);
     headers.emplace_back("Content-Type", "application/xml");
@@ -673,6 +599,12 @@ class AzureWriter final : public ObjectWriter {
     return Status::Ok();
   }
 
+  void AbortUpload() override {}
+
+  Status PutWhole(std::string_view bytes) override {
+    return store_->Put(container_, key_, bytes, options_);
+  }
+
   // The i-th block's id: base64 of the nonce and the index, all of one length as the service
   // requires.
   std::string BlockId(size_t index) const {
@@ -681,96 +613,10 @@ class AzureWriter final : public ObjectWriter {
     return auth::Base64Encode(nonce_ + digits);
   }
 
-  Status CheckWritable() const {
-    if (closed_)
-      return InvalidArgument("write after close of " + store_->UriText(container_, key_));
-    return failure_;
-  }
-
-  Status Failed(Status s) {
-    if (!s.ok() && failure_.ok()) failure_ = s;
-    return s;
-  }
-
-  void WaitForAll() {
-    while (!in_flight_.empty()) (void)FinishOldest();
-  }
-
-  BlockBuffer TakeBuffer() {
-    if (spare_.empty()) return {std::make_unique_for_overwrite<char[]>(part_size_), 0};
-    BlockBuffer b = std::move(spare_.back());
-    spare_.pop_back();
-    return b;
-  }
-
-  // From here on the object goes up in blocks: the full buffers held so far go first.
-  Status Start() {
-    started_ = true;
-    std::vector<BlockBuffer> held = std::move(held_);
-    held_.clear();
-    for (auto& b : held) QUARRY_RETURN_IF_ERROR(SendBlock(std::move(b), {}));
-    return Status::Ok();
-  }
-
-  Status SendFilled() {
-    BlockBuffer b = std::move(filling_);
-    filling_ = {};
-    return SendBlock(std::move(b), {});
-  }
-
-  Status SendBlock(BlockBuffer owned, std::string_view borrowed) {
-    while (in_flight_.size() >= kBlocksInFlight) QUARRY_RETURN_IF_ERROR(FinishOldest());
-    const std::string id = BlockId(blocks_++);
-    const std::string_view body = owned.data ? owned.view() : borrowed;
-    auto done = std::async(std::launch::async, [this, id, body]() -> Status {
-      QUARRY_ASSIGN_OR_RETURN(
-          auto resp, store_->Call("PUT", container_, key_, {{"comp", "block"}, {"blockid", id}}, {},
-                                  body, nullptr));
-      if (resp.status != 201 && resp.status != 200) {
-        return store_->ErrorFor("upload block of", container_, key_, resp);
-      }
-      return Status::Ok();
-    });
-    in_flight_.push_back({std::move(done), std::move(owned)});
-    return Status::Ok();
-  }
-
-  Status FinishOldest() {
-    InFlight block = std::move(in_flight_.front());
-    in_flight_.pop_front();
-    Status s = block.done.get();
-    if (block.owned.data) {
-      block.owned.size = 0;
-      spare_.push_back(std::move(block.owned));
-    }
-    return s;
-  }
-
-  Status WaitForBorrowedBlocks() {
-    Status first;
-    while (std::any_of(in_flight_.begin(), in_flight_.end(),
-                       [](const InFlight& b) { return !b.owned.data; })) {
-      Status s = FinishOldest();
-      if (first.ok()) first = s;
-    }
-    return first;
-  }
-
   std::shared_ptr<AzureStore> store_;
   std::string container_, key_;
   PutOptions options_;
-  const size_t part_size_;
-  const uint64_t threshold_;
   std::string nonce_;
-  bool started_ = false;
-  size_t blocks_ = 0;  // block ids handed out
-  uint64_t written_ = 0;
-  BlockBuffer filling_;
-  std::vector<BlockBuffer> held_;
-  std::vector<BlockBuffer> spare_;
-  std::deque<InFlight> in_flight_;
-  Status failure_;
-  bool closed_ = false;
 };
 
 Result<std::unique_ptr<ObjectWriter>> AzureStore::OpenWriter(std::string_view container,

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <ctime>
 #include <future>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -20,6 +19,7 @@
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
 #include "storage/bounded_body.h"
+#include "storage/part_writer.h"
 #include "storage/store_options.h"
 
 namespace quarry {
@@ -684,149 +684,29 @@ Result<bool> GcsLister::Next(ListPage* page) {
 
 // Uploads of objects that reach multipart_threshold: a resumable upload, sent in chunks of
 // part_size (a multiple of 256 KiB) in order, one chunk in flight while the caller writes the
-// next. Whole chunks a Write covers go straight from the caller's memory (Write waits for them
-// before it returns); the rest is gathered in chunk buffers of the writer's own, reused from
-// chunk to chunk: two once the upload runs, plus, before it starts, those holding the bytes
-// below multipart_threshold when it is larger than part_size. Objects below the threshold go in
-// one multipart upload when the writer closes.
-class GcsWriter final : public ObjectWriter {
+// next (PartWriter with one part in flight: two chunk buffers once the upload runs). Objects
+// below the threshold go in one multipart upload when the writer closes.
+class GcsWriter final : public PartWriter {
  public:
   GcsWriter(std::shared_ptr<GcsStore> store, std::string bucket, std::string key,
             PutOptions options)
-      : store_(std::move(store)),
+      : PartWriter("gs://" + bucket + "/" + key,
+                   {.part_size = static_cast<size_t>(store->settings().part_size),
+                    .threshold = std::max<uint64_t>(1, store->settings().multipart_threshold),
+                    .parts_in_flight = 1}),
+        store_(std::move(store)),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
-        options_(std::move(options)),
-        chunk_(static_cast<size_t>(store_->settings().part_size)),
-        threshold_(std::max<uint64_t>(1, store_->settings().multipart_threshold)) {}
+        options_(std::move(options)) {}
 
-  ~GcsWriter() override {
-    if (!closed_) Abort();
-  }
-
-  Status Write(std::string_view data) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    Status status;
-    if (session_.empty() && written_ + data.size() >= threshold_) status = StartUpload();
-    while (status.ok() && !data.empty()) {
-      if (!session_.empty() && filling_.size == 0 && data.size() >= chunk_) {
-        status = SendChunk({}, data.substr(0, chunk_));
-        data.remove_prefix(chunk_);
-        written_ += chunk_;
-        continue;
-      }
-      auto room = Room();
-      if (!room.ok()) {
-        status = room.status();
-        break;
-      }
-      const size_t n = std::min(room->size(), data.size());
-      std::memcpy(room->data(), data.data(), n);
-      data.remove_prefix(n);
-      status = Commit(n);
-    }
-    Status borrowed = WaitForBorrowedChunk();
-    return Failed(status.ok() ? borrowed : status);
-  }
-
-  Result<std::span<char>> Room() override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data) filling_ = TakeBuffer();
-    return std::span<char>(filling_.data.get() + filling_.size, chunk_ - filling_.size);
-  }
-
-  Status Commit(size_t size) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data || size > chunk_ - filling_.size) {
-      return Internal("GcsWriter::Commit of more than its Room() offered");
-    }
-    filling_.size += size;
-    written_ += size;
-    Status status;
-    if (session_.empty() && written_ >= threshold_) status = StartUpload();
-    if (status.ok() && filling_.size == chunk_) {
-      if (session_.empty()) {
-        held_.push_back(std::move(filling_));
-      } else {
-        status = SendChunk(std::move(filling_), {});
-      }
-      filling_ = {};
-    }
-    return Failed(status);
-  }
-
-  Status Close() override {
-    if (closed_) return failure_;
-    closed_ = true;
-    if (!failure_.ok()) return Fail(failure_);
-    return Failed(Finish());
-  }
+  ~GcsWriter() override { Discard(); }
 
  private:
-  struct ChunkBuffer {
-    std::unique_ptr<char[]> data;
-    size_t size = 0;
-    std::string_view view() const { return {data.get(), size}; }
-  };
-  struct InFlight {
-    std::future<Status> done;
-    ChunkBuffer owned;  // empty when the chunk is the caller's memory
-  };
-
-  std::string UriText() const { return "gs://" + bucket_ + "/" + key_; }
-
-  Status CheckWritable() const {
-    if (closed_) return InvalidArgument("write after close of " + UriText());
-    return failure_;
-  }
-
-  Status Failed(Status s) {
-    if (!s.ok() && failure_.ok()) failure_ = s;
-    return s;
-  }
-
-  Status Fail(Status s) {
-    Abort();
-    return s;
-  }
-
-  void Abort() {
-    (void)FinishInFlight();
-    if (!session_.empty()) {
-      // Cancels the upload (Google answers 499); nothing was made visible.
-      (void)store_->Call("DELETE", session_, {}, {}, nullptr);
-      session_.clear();
-    }
-  }
-
-  ChunkBuffer TakeBuffer() {
-    if (spare_.empty()) return {std::make_unique_for_overwrite<char[]>(chunk_), 0};
-    ChunkBuffer b = std::move(spare_.back());
-    spare_.pop_back();
-    return b;
-  }
-
   std::string MediaType() const {
     return options_.content_type.empty() ? "application/octet-stream" : options_.content_type;
   }
 
-  Status Finish() {
-    if (session_.empty()) {
-      if (held_.empty()) return store_->UploadInOne(bucket_, key_, filling_.view(), options_);
-      std::string body;
-      body.reserve(static_cast<size_t>(written_));
-      for (const auto& b : held_) body.append(b.view());
-      body.append(filling_.view());
-      return store_->UploadInOne(bucket_, key_, body, options_);
-    }
-    Status status = FinishInFlight();
-    if (status.ok()) status = PutChunk(filling_.view(), sent_, written_);
-    if (!status.ok()) return Fail(status);
-    session_.clear();  // complete: nothing to cancel
-    return Status::Ok();
-  }
-
-  Status StartUpload() {
+  Status StartUpload() override {
     const std::string body = GcsStore::Metadata({}, options_).dump();
     QUARRY_ASSIGN_OR_RETURN(auto resp,
                             store_->Call("POST",
@@ -840,26 +720,34 @@ class GcsWriter final : public ObjectWriter {
     }
     session_ = std::string(resp.Header("location"));
     if (session_.empty()) {
-      return Status(StatusCode::kIoError, "start upload " + UriText() +
+      return Status(StatusCode::kIoError, "start upload " + uri() +
                                               ": no upload session (Location) in the reply of " +
                                               store_->endpoint());
     }
-    std::vector<ChunkBuffer> held = std::move(held_);
-    held_.clear();
-    for (auto& b : held) QUARRY_RETURN_IF_ERROR(SendChunk(std::move(b), {}));
     return Status::Ok();
   }
 
-  // Sends `owned` or, when it is empty, `borrowed` as the next chunk, after the one in flight.
-  Status SendChunk(ChunkBuffer owned, std::string_view borrowed) {
-    QUARRY_RETURN_IF_ERROR(FinishInFlight());
-    const std::string_view bytes = owned.data ? owned.view() : borrowed;
-    const uint64_t offset = sent_;
-    sent_ += bytes.size();
-    auto done = std::async(std::launch::async,
-                           [this, bytes, offset] { return PutChunk(bytes, offset, std::nullopt); });
-    in_flight_.emplace(InFlight{std::move(done), std::move(owned)});
+  Status UploadPart(size_t /*index*/, uint64_t offset, std::string_view bytes) override {
+    return PutChunk(bytes, offset, std::nullopt);
+  }
+
+  // The last chunk, after all others, carries the object's size (and may be empty).
+  Status CompleteUpload() override {
+    QUARRY_RETURN_IF_ERROR(WaitForParts());
+    QUARRY_RETURN_IF_ERROR(PutChunk(rest(), sent(), written()));
+    session_.clear();  // complete: nothing to cancel
     return Status::Ok();
+  }
+
+  void AbortUpload() override {
+    if (session_.empty()) return;
+    // Cancels the upload (Google answers 499); nothing was made visible.
+    (void)store_->Call("DELETE", session_, {}, {}, nullptr);
+    session_.clear();
+  }
+
+  Status PutWhole(std::string_view bytes) override {
+    return store_->UploadInOne(bucket_, key_, bytes, options_);
   }
 
   // PUTs bytes [offset, offset + size) of the object to the session; `total` is the object's
@@ -892,7 +780,7 @@ class GcsWriter final : public ObjectWriter {
       if (kept >= end && !total) return Status::Ok();
       if (kept < offset || kept > end) {
         return Status(StatusCode::kIoError,
-                      "upload " + UriText() + ": the server kept " + std::to_string(kept) +
+                      "upload " + uri() + ": the server kept " + std::to_string(kept) +
                           " bytes of the object after receiving bytes " + std::to_string(offset) +
                           "-" + std::to_string(end) + ": upload again");
       }
@@ -900,39 +788,13 @@ class GcsWriter final : public ObjectWriter {
       offset = kept;
     }
     return Status(StatusCode::kIoError,
-                  "upload " + UriText() + ": the server keeps too few bytes of each chunk");
-  }
-
-  Status FinishInFlight() {
-    if (!in_flight_) return Status::Ok();
-    Status s = in_flight_->done.get();
-    if (in_flight_->owned.data) {
-      in_flight_->owned.size = 0;
-      spare_.push_back(std::move(in_flight_->owned));
-    }
-    in_flight_.reset();
-    return s;
-  }
-
-  Status WaitForBorrowedChunk() {
-    if (in_flight_ && !in_flight_->owned.data) return FinishInFlight();
-    return Status::Ok();
+                  "upload " + uri() + ": the server keeps too few bytes of each chunk");
   }
 
   std::shared_ptr<GcsStore> store_;
   std::string bucket_, key_;
   PutOptions options_;
-  const size_t chunk_;
-  const uint64_t threshold_;
-  std::string session_;   // the resumable upload's URL, once started
-  uint64_t written_ = 0;  // bytes given to Write or Commit
-  uint64_t sent_ = 0;     // bytes handed to chunk uploads
-  ChunkBuffer filling_;
-  std::vector<ChunkBuffer> held_;   // full chunks waiting for the upload to start
-  std::vector<ChunkBuffer> spare_;  // buffers of finished chunks, for the next ones
-  std::optional<InFlight> in_flight_;
-  Status failure_;
-  bool closed_ = false;
+  std::string session_;  // the resumable upload's URL, once started
 };
 
 Result<std::unique_ptr<ObjectWriter>> GcsStore::OpenWriter(std::string_view bucket,
