@@ -19,6 +19,7 @@
 #include "quarry/key_rules.h"
 #include "quarry/parallel_for.h"
 #include "storage/bounded_body.h"
+#include "storage/failed_reply.h"
 #include "storage/part_writer.h"
 #include "storage/s3_xml.h"
 #include "storage/store_options.h"
@@ -411,22 +412,21 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
                   const HttpResponse& resp) const {
     const std::string code = ErrorCode(resp);
     const std::string message = FirstLine(ParseS3ErrorReply(resp.body).message);
-    const std::string where = " at endpoint " + endpoint();
     const int st = resp.status;
-    auto make = [&](StatusCode c, const std::string& msg) {
-      return Status(c, std::string(op) + " " + UriText(container, key) + ": " + msg, st,
-                    http::IsRetryableHttpStatus(st));
-    };
+    const FailedReply failed{std::string(op) + " " + UriText(container, key),
+                             " at endpoint " + endpoint(), st, http::IsRetryableHttpStatus(st)};
+    const std::string& where = failed.where;
     const std::string coded = code.empty() ? "" : " (" + code + ")";
     if (code == "ContainerNotFound") {
-      return make(StatusCode::kNotFound,
-                  "container '" + std::string(container) + "' does not exist" + where +
-                      ": check the container name or create it (quarry mb az://" +
-                      std::string(container) + ")");
+      return failed.Make(StatusCode::kNotFound,
+                         "container '" + std::string(container) + "' does not exist" + where +
+                             ": check the container name or create it (quarry mb az://" +
+                             std::string(container) + ")");
     }
     if (code == "BlobNotFound" || (st == 404 && code.empty() && !key.empty())) {
-      return make(StatusCode::kNotFound, "no blob named '" + std::string(key) + "' in container '" +
-                                             std::string(container) + "'" + where);
+      return failed.Make(StatusCode::kNotFound, "no blob named '" + std::string(key) +
+                                                    "' in container '" + std::string(container) +
+                                                    "'" + where);
     }
     // Azure says AuthenticationFailed for a bad signature, emulators AuthorizationFailure with
     // "failed to authenticate" (HEAD replies carry no message: taken as the same).
@@ -457,31 +457,25 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
               "account_name with account_key or sas_token";
           break;
       }
-      return make(StatusCode::kPermissionDenied,
-                  "authentication failed" + where + " for " + Who() + coded + hint);
+      return failed.Make(StatusCode::kPermissionDenied,
+                         "authentication failed" + where + " for " + Who() + coded + hint);
     }
     if (st == 403) {
       std::string hint = s_.auth == AuthKind::kSas
                              ? ": the SAS token does not grant this operation (check its sp= "
                                "permissions, sr= resource and expiry)"
                              : ": check that it may use this container";
-      return make(StatusCode::kPermissionDenied,
-                  "access denied" + where + " for " + Who() + coded + hint);
+      return failed.Make(StatusCode::kPermissionDenied,
+                         "access denied" + where + " for " + Who() + coded + hint);
     }
     if (st == 412) {
-      return make(StatusCode::kPreconditionFailed,
-                  "the blob changed while it was being read (ETag no longer matches): rerun the "
-                  "job on the new version");
+      return failed.Make(
+          StatusCode::kPreconditionFailed,
+          "the blob changed while it was being read (ETag no longer matches): rerun the "
+          "job on the new version");
     }
-    if (st == 404) return make(StatusCode::kNotFound, "not found" + where + coded);
-    StatusCode sc = (st >= 500 || st == 429) ? StatusCode::kUnavailable
-                    : st == 400              ? StatusCode::kInvalidArgument
-                                             : StatusCode::kIoError;
-    std::string detail = "HTTP " + std::to_string(st);
-    if (!code.empty()) detail += " " + code;
-    if (!message.empty()) detail += ": " + message;
-    if (sc == StatusCode::kUnavailable) detail += " (gave up after retries)";
-    return make(sc, detail + where);
+    if (st == 404) return failed.Make(StatusCode::kNotFound, "not found" + where + coded);
+    return failed.Unrecognised(code, message);
   }
 
   const AzureSettings& settings() const { return s_; }

@@ -19,6 +19,7 @@
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
 #include "storage/bounded_body.h"
+#include "storage/failed_reply.h"
 #include "storage/part_writer.h"
 #include "storage/store_options.h"
 
@@ -549,12 +550,10 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
     const GcsError e = ParseGcsError(resp.body);
     std::string uri = "gs://" + std::string(bucket);
     if (!key.empty()) uri += "/" + std::string(key);
-    const std::string where = " at endpoint " + endpoint();
     const int st = resp.status;
-    auto make = [&](StatusCode c, const std::string& msg) {
-      return Status(c, std::string(op) + " " + uri + ": " + msg, st,
-                    http::IsRetryableHttpStatus(st));
-    };
+    const FailedReply failed{std::string(op) + " " + uri, " at endpoint " + endpoint(), st,
+                             http::IsRetryableHttpStatus(st)};
+    const std::string& where = failed.where;
     std::string said = e.message.empty() ? "" : " (" + e.message + ")";
     if (st == 404) {
       bool bucket_missing = !object || e.message.find("bucket") != std::string::npos;
@@ -563,14 +562,16 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
         bucket_missing = probe.ok() && probe->status == 404;
       }
       if (bucket_missing && !bucket.empty()) {
-        return make(StatusCode::kNotFound, "bucket '" + std::string(bucket) + "' does not exist" +
-                                               where + ": check the bucket name or create it");
+        return failed.Make(StatusCode::kNotFound, "bucket '" + std::string(bucket) +
+                                                      "' does not exist" + where +
+                                                      ": check the bucket name or create it");
       }
       if (!key.empty()) {
-        return make(StatusCode::kNotFound, "no object with key '" + std::string(key) +
-                                               "' in bucket '" + std::string(bucket) + "'" + where);
+        return failed.Make(StatusCode::kNotFound, "no object with key '" + std::string(key) +
+                                                      "' in bucket '" + std::string(bucket) + "'" +
+                                                      where);
       }
-      return make(StatusCode::kNotFound, "not found" + where + said);
+      return failed.Make(StatusCode::kNotFound, "not found" + where + said);
     }
     const bool anonymous = Who() == "anonymous access";
     if (st == 401) {
@@ -582,30 +583,25 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
                 "Quarry fetches and refreshes tokens itself"
               : ", also after fetching a new token: check that the key is current and the "
                 "endpoint right";
-      return make(StatusCode::kPermissionDenied,
-                  "the server" + where + " rejected the credential of " + Who() + said + hint);
+      return failed.Make(
+          StatusCode::kPermissionDenied,
+          "the server" + where + " rejected the credential of " + Who() + said + hint);
     }
     if (st == 403) {
-      return make(StatusCode::kPermissionDenied,
-                  "access denied" + where + " for " + Who() + said +
-                      (anonymous ? ": no credentials were found: set credentials_path (or "
-                                   "GOOGLE_APPLICATION_CREDENTIALS) or token"
-                                 : ": grant it a role on bucket '" + std::string(bucket) +
-                                       "' that allows this (e.g. roles/storage.objectAdmin)"));
+      return failed.Make(
+          StatusCode::kPermissionDenied,
+          "access denied" + where + " for " + Who() + said +
+              (anonymous ? ": no credentials were found: set credentials_path (or "
+                           "GOOGLE_APPLICATION_CREDENTIALS) or token"
+                         : ": grant it a role on bucket '" + std::string(bucket) +
+                               "' that allows this (e.g. roles/storage.objectAdmin)"));
     }
     if (st == 412) {
-      return make(StatusCode::kPreconditionFailed,
-                  "the object changed while it was being read (its generation no longer "
-                  "matches): rerun the job on the new version");
+      return failed.Make(StatusCode::kPreconditionFailed,
+                         "the object changed while it was being read (its generation no longer "
+                         "matches): rerun the job on the new version");
     }
-    StatusCode sc = (st >= 500 || st == 429) ? StatusCode::kUnavailable
-                    : st == 400              ? StatusCode::kInvalidArgument
-                                             : StatusCode::kIoError;
-    std::string detail = "HTTP " + std::to_string(st);
-    if (!e.reason.empty()) detail += " " + e.reason;
-    if (!e.message.empty()) detail += ": " + e.message;
-    if (sc == StatusCode::kUnavailable) detail += " (gave up after retries)";
-    return make(sc, detail + where);
+    return failed.Unrecognised(e.reason, e.message);
   }
 
   Status CheckBucket(std::string_view bucket) const {
