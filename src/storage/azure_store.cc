@@ -9,9 +9,6 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
-#include <deque>
-#include <future>
-#include <mutex>
 #include <pugixml.hpp>
 
 #include "auth/azure_ad_token.h"
@@ -22,7 +19,10 @@
 #include "quarry/key_rules.h"
 #include "quarry/parallel_for.h"
 #include "storage/bounded_body.h"
+#include "storage/failed_reply.h"
+#include "storage/part_writer.h"
 #include "storage/s3_xml.h"
+#include "storage/store_options.h"
 
 namespace quarry {
 namespace {
@@ -43,37 +43,6 @@ constexpr const char* kDevEndpoint = "http://127.0.0.1:10000/devstoreaccount1";
 
 // Element text as sent, also of only white space; bodies are UTF-8.
 constexpr unsigned kXmlOptions = pugi::parse_default | pugi::parse_ws_pcdata_single;
-
-std::string Get(const StorageOptions& o, const std::string& key) {
-  auto it = o.find(key);
-  return it == o.end() ? std::string() : it->second;
-}
-
-// A whole-number option in [min, max]; unset gives `fallback`.
-Result<uint64_t> ParseCount(const StorageOptions& o, const std::string& key, uint64_t fallback,
-                            uint64_t min, uint64_t max, std::string_view unit) {
-  const std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || n < min || n > max) {
-    return InvalidArgument("storage option '" + key + "' = '" + v +
-                           "' is not allowed: give a whole number of " + std::string(unit) +
-                           " from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return n;
-}
-
-// A yes/no option; a typo must not quietly mean yes.
-Result<bool> Flag(const StorageOptions& o, const std::string& key, bool fallback) {
-  std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
-  return InvalidArgument("storage option '" + key + "' = '" + Get(o, key) +
-                         "' is not allowed: give true or false");
-}
 
 // "%XX" decoding of names the service marks Encoded="true" ('+' stays '+').
 std::string PercentDecode(std::string_view s) {
@@ -175,19 +144,19 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
 
   // Azure AD: the token cache, seeded with a token shipped from a job's driver when there is one.
   void InitBearer(const StorageOptions& options, std::chrono::seconds refresh_margin) {
-    const std::string tenant = Get(options, "tenant_id");
-    const std::string client = Get(options, "client_id");
-    const std::string secret = Get(options, "client_secret");
-    std::string authority = Get(options, "authority_host");
+    const std::string tenant = OptionText(options, "tenant_id");
+    const std::string client = OptionText(options, "client_id");
+    const std::string secret = OptionText(options, "client_secret");
+    std::string authority = OptionText(options, "authority_host");
     if (authority.empty()) authority = "https://login.microsoftonline.com";
     tokens_ = std::make_shared<auth::TokenCache>(
         auth::MakeAzureAdProvider(tenant, client, secret, authority, &http_), refresh_margin);
-    if (const std::string token = Get(options, "token"); !token.empty()) {
+    if (const std::string token = OptionText(options, "token"); !token.empty()) {
       auth::Credential seeded;
       seeded.kind = auth::Credential::Kind::kBearer;
       seeded.bearer = token;
       seeded.exchanged = true;
-      if (const std::string exp = Get(options, "token_expiration"); !exp.empty()) {
+      if (const std::string exp = OptionText(options, "token_expiration"); !exp.empty()) {
         seeded.expires = auth::Clock::from_time_t(
             static_cast<std::time_t>(std::strtoll(exp.c_str(), nullptr, 10)));
       }
@@ -443,22 +412,21 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
                   const HttpResponse& resp) const {
     const std::string code = ErrorCode(resp);
     const std::string message = FirstLine(ParseS3ErrorReply(resp.body).message);
-    const std::string where = " at endpoint " + endpoint();
     const int st = resp.status;
-    auto make = [&](StatusCode c, const std::string& msg) {
-      return Status(c, std::string(op) + " " + UriText(container, key) + ": " + msg, st,
-                    http::IsRetryableHttpStatus(st));
-    };
+    const FailedReply failed{std::string(op) + " " + UriText(container, key),
+                             " at endpoint " + endpoint(), st, http::IsRetryableHttpStatus(st)};
+    const std::string& where = failed.where;
     const std::string coded = code.empty() ? "" : " (" + code + ")";
     if (code == "ContainerNotFound") {
-      return make(StatusCode::kNotFound,
-                  "container '" + std::string(container) + "' does not exist" + where +
-                      ": check the container name or create it (quarry mb az://" +
-                      std::string(container) + ")");
+      return failed.Make(StatusCode::kNotFound,
+                         "container '" + std::string(container) + "' does not exist" + where +
+                             ": check the container name or create it (quarry mb az://" +
+                             std::string(container) + ")");
     }
     if (code == "BlobNotFound" || (st == 404 && code.empty() && !key.empty())) {
-      return make(StatusCode::kNotFound, "no blob named '" + std::string(key) + "' in container '" +
-                                             std::string(container) + "'" + where);
+      return failed.Make(StatusCode::kNotFound, "no blob named '" + std::string(key) +
+                                                    "' in container '" + std::string(container) +
+                                                    "'" + where);
     }
     // Azure says AuthenticationFailed for a bad signature, emulators AuthorizationFailure with
     // "failed to authenticate" (HEAD replies carry no message: taken as the same).
@@ -489,31 +457,25 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
               "account_name with account_key or sas_token";
           break;
       }
-      return make(StatusCode::kPermissionDenied,
-                  "authentication failed" + where + " for " + Who() + coded + hint);
+      return failed.Make(StatusCode::kPermissionDenied,
+                         "authentication failed" + where + " for " + Who() + coded + hint);
     }
     if (st == 403) {
       std::string hint = s_.auth == AuthKind::kSas
                              ? ": the SAS token does not grant this operation (check its sp= "
                                "permissions, sr= resource and expiry)"
                              : ": check that it may use this container";
-      return make(StatusCode::kPermissionDenied,
-                  "access denied" + where + " for " + Who() + coded + hint);
+      return failed.Make(StatusCode::kPermissionDenied,
+                         "access denied" + where + " for " + Who() + coded + hint);
     }
     if (st == 412) {
-      return make(StatusCode::kPreconditionFailed,
-                  "the blob changed while it was being read (ETag no longer matches): rerun the "
-                  "job on the new version");
+      return failed.Make(
+          StatusCode::kPreconditionFailed,
+          "the blob changed while it was being read (ETag no longer matches): rerun the "
+          "job on the new version");
     }
-    if (st == 404) return make(StatusCode::kNotFound, "not found" + where + coded);
-    StatusCode sc = (st >= 500 || st == 429) ? StatusCode::kUnavailable
-                    : st == 400              ? StatusCode::kInvalidArgument
-                                             : StatusCode::kIoError;
-    std::string detail = "HTTP " + std::to_string(st);
-    if (!code.empty()) detail += " " + code;
-    if (!message.empty()) detail += ": " + message;
-    if (sc == StatusCode::kUnavailable) detail += " (gave up after retries)";
-    return make(sc, detail + where);
+    if (st == 404) return failed.Make(StatusCode::kNotFound, "not found" + where + coded);
+    return failed.Unrecognised(code, message);
   }
 
   const AzureSettings& settings() const { return s_; }
@@ -568,22 +530,22 @@ Result<bool> AzureLister::Next(ListPage* page) {
   return false;
 }
 
-// Block upload. Blocks go up with Put Block, up to kBlocksInFlight at once while the caller
-// writes: whole blocks a Write covers straight from the caller's memory (Write waits for them
-// before it returns), the rest gathered in block buffers of the writer's own, reused from block
-// to block (never more than kBlocksInFlight + 1 of them). Close() commits the list of blocks
-// (Put Block List); nothing is visible under the key before that, and blocks never committed are
-// dropped by the service. An object below multipart_threshold is one Put Blob.
-class AzureWriter final : public ObjectWriter {
+// Block upload. Blocks go up with Put Block, four in flight at once while the caller writes
+// (PartWriter). Close() commits the list of blocks (Put Block List); nothing is visible under
+// the key before that, and blocks never committed are dropped by the service, so abandoning an
+// upload sends nothing. An object below multipart_threshold is one Put Blob.
+class AzureWriter final : public PartWriter {
  public:
   AzureWriter(std::shared_ptr<AzureStore> store, std::string container, std::string key,
               PutOptions options)
-      : store_(std::move(store)),
+      : PartWriter(store->UriText(container, key),
+                   {.part_size = static_cast<size_t>(store->settings().part_size),
+                    .threshold = std::max<uint64_t>(1, store->settings().multipart_threshold),
+                    .parts_in_flight = 4}),
+        store_(std::move(store)),
         container_(std::move(container)),
         key_(std::move(key)),
-        options_(std::move(options)),
-        part_size_(static_cast<size_t>(store_->settings().part_size)),
-        threshold_(std::max<uint64_t>(1, store_->settings().multipart_threshold)) {
+        options_(std::move(options)) {
     // Block ids carry a random nonce: two writers of one key never commit each other's blocks.
     unsigned char nonce[8];
     if (RAND_bytes(nonce, sizeof nonce) != 1) {
@@ -598,99 +560,27 @@ class AzureWriter final : public ObjectWriter {
     }
   }
 
-  ~AzureWriter() override { WaitForAll(); }
-
-  Status Write(std::string_view data) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    Status status;
-    if (!started_ && written_ + data.size() >= threshold_) status = Start();
-    while (status.ok() && !data.empty()) {
-      if (started_ && filling_.size == 0 && data.size() >= part_size_) {
-        status = SendBlock({}, data.substr(0, part_size_));
-        data.remove_prefix(part_size_);
-        written_ += part_size_;
-        continue;
-      }
-      auto room = Room();
-      if (!room.ok()) {
-        status = room.status();
-        break;
-      }
-      const size_t n = std::min(room->size(), data.size());
-      std::memcpy(room->data(), data.data(), n);
-      data.remove_prefix(n);
-      status = Commit(n);
-    }
-    Status borrowed = WaitForBorrowedBlocks();
-    return Failed(status.ok() ? borrowed : status);
-  }
-
-  Result<std::span<char>> Room() override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data) filling_ = TakeBuffer();
-    return std::span<char>(filling_.data.get() + filling_.size, part_size_ - filling_.size);
-  }
-
-  Status Commit(size_t size) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data || size > part_size_ - filling_.size) {
-      return Internal("AzureWriter::Commit of more than its Room() offered");
-    }
-    filling_.size += size;
-    written_ += size;
-    Status status;
-    if (!started_ && written_ >= threshold_) status = Start();
-    if (status.ok() && filling_.size == part_size_) {
-      if (!started_) {
-        held_.push_back(std::move(filling_));
-      } else {
-        status = SendFilled();
-      }
-      filling_ = {};
-    }
-    return Failed(status);
-  }
-
-  Status Close() override {
-    if (closed_) return failure_;
-    closed_ = true;
-    if (!failure_.ok()) {
-      WaitForAll();
-      return failure_;
-    }
-    Status s = Finish();
-    if (!s.ok()) WaitForAll();
-    return Failed(s);
-  }
+  ~AzureWriter() override { Discard(); }
 
  private:
-  static constexpr size_t kBlocksInFlight = 4;
+  Status StartUpload() override { return Status::Ok(); }  // blocks need no session
 
-  struct BlockBuffer {
-    std::unique_ptr<char[]> data;
-    size_t size = 0;
-    std::string_view view() const { return {data.get(), size}; }
-  };
-
-  struct InFlight {
-    std::future<Status> done;
-    BlockBuffer owned;  // empty when the block is sent from the caller's memory
-  };
-
-  Status Finish() {
-    if (!started_) {
-      if (held_.empty()) return store_->Put(container_, key_, filling_.view(), options_);
-      std::string body;
-      body.reserve(static_cast<size_t>(written_));
-      for (const auto& b : held_) body.append(b.view());
-      body.append(filling_.view());
-      return store_->Put(container_, key_, body, options_);
+  Status UploadPart(size_t index, uint64_t /*offset*/, std::string_view bytes) override {
+    QUARRY_ASSIGN_OR_RETURN(
+        auto resp,
+        store_->Call("PUT", container_, key_, {{"comp", "block"}, {"blockid", BlockId(index)}}, {},
+                     bytes, nullptr));
+    if (resp.status != 201 && resp.status != 200) {
+      return store_->ErrorFor("upload block of", container_, key_, resp);
     }
-    Status status = filling_.size > 0 ? SendFilled() : Status::Ok();
-    while (status.ok() && !in_flight_.empty()) status = FinishOldest();
-    QUARRY_RETURN_IF_ERROR(status);
+    return Status::Ok();
+  }
+
+  Status CompleteUpload() override {
+    QUARRY_RETURN_IF_ERROR(SendRest());
+    QUARRY_RETURN_IF_ERROR(WaitForParts());
     std::string body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
-    for (size_t i = 0; i < blocks_; ++i) body += "<Latest>" + BlockId(i) + "</Latest>";
+    for (size_t i = 0; i < parts(); ++i) body += "<Latest>" + BlockId(i) + "</Latest>";
     body += "</BlockList>";
     http::HeaderList headers = MetadataHeaders(options_);
     headers.emplace_back("Content-Type", "application/xml");
@@ -703,6 +593,12 @@ class AzureWriter final : public ObjectWriter {
     return Status::Ok();
   }
 
+  void AbortUpload() override {}
+
+  Status PutWhole(std::string_view bytes) override {
+    return store_->Put(container_, key_, bytes, options_);
+  }
+
   // The i-th block's id: base64 of the nonce and the index, all of one length as the service
   // requires.
   std::string BlockId(size_t index) const {
@@ -711,96 +607,10 @@ class AzureWriter final : public ObjectWriter {
     return auth::Base64Encode(nonce_ + digits);
   }
 
-  Status CheckWritable() const {
-    if (closed_)
-      return InvalidArgument("write after close of " + store_->UriText(container_, key_));
-    return failure_;
-  }
-
-  Status Failed(Status s) {
-    if (!s.ok() && failure_.ok()) failure_ = s;
-    return s;
-  }
-
-  void WaitForAll() {
-    while (!in_flight_.empty()) (void)FinishOldest();
-  }
-
-  BlockBuffer TakeBuffer() {
-    if (spare_.empty()) return {std::make_unique_for_overwrite<char[]>(part_size_), 0};
-    BlockBuffer b = std::move(spare_.back());
-    spare_.pop_back();
-    return b;
-  }
-
-  // From here on the object goes up in blocks: the full buffers held so far go first.
-  Status Start() {
-    started_ = true;
-    std::vector<BlockBuffer> held = std::move(held_);
-    held_.clear();
-    for (auto& b : held) QUARRY_RETURN_IF_ERROR(SendBlock(std::move(b), {}));
-    return Status::Ok();
-  }
-
-  Status SendFilled() {
-    BlockBuffer b = std::move(filling_);
-    filling_ = {};
-    return SendBlock(std::move(b), {});
-  }
-
-  Status SendBlock(BlockBuffer owned, std::string_view borrowed) {
-    while (in_flight_.size() >= kBlocksInFlight) QUARRY_RETURN_IF_ERROR(FinishOldest());
-    const std::string id = BlockId(blocks_++);
-    const std::string_view body = owned.data ? owned.view() : borrowed;
-    auto done = std::async(std::launch::async, [this, id, body]() -> Status {
-      QUARRY_ASSIGN_OR_RETURN(
-          auto resp, store_->Call("PUT", container_, key_, {{"comp", "block"}, {"blockid", id}}, {},
-                                  body, nullptr));
-      if (resp.status != 201 && resp.status != 200) {
-        return store_->ErrorFor("upload block of", container_, key_, resp);
-      }
-      return Status::Ok();
-    });
-    in_flight_.push_back({std::move(done), std::move(owned)});
-    return Status::Ok();
-  }
-
-  Status FinishOldest() {
-    InFlight block = std::move(in_flight_.front());
-    in_flight_.pop_front();
-    Status s = block.done.get();
-    if (block.owned.data) {
-      block.owned.size = 0;
-      spare_.push_back(std::move(block.owned));
-    }
-    return s;
-  }
-
-  Status WaitForBorrowedBlocks() {
-    Status first;
-    while (std::any_of(in_flight_.begin(), in_flight_.end(),
-                       [](const InFlight& b) { return !b.owned.data; })) {
-      Status s = FinishOldest();
-      if (first.ok()) first = s;
-    }
-    return first;
-  }
-
   std::shared_ptr<AzureStore> store_;
   std::string container_, key_;
   PutOptions options_;
-  const size_t part_size_;
-  const uint64_t threshold_;
   std::string nonce_;
-  bool started_ = false;
-  size_t blocks_ = 0;  // block ids handed out
-  uint64_t written_ = 0;
-  BlockBuffer filling_;
-  std::vector<BlockBuffer> held_;
-  std::vector<BlockBuffer> spare_;
-  std::deque<InFlight> in_flight_;
-  Status failure_;
-  bool closed_ = false;
 };
 
 Result<std::unique_ptr<ObjectWriter>> AzureStore::OpenWriter(std::string_view container,
@@ -813,7 +623,7 @@ Result<std::unique_ptr<ObjectWriter>> AzureStore::OpenWriter(std::string_view co
 }
 
 bool HasAzureAd(const StorageOptions& options) {
-  return !Get(options, "client_secret").empty() || !Get(options, "token").empty();
+  return !OptionText(options, "client_secret").empty() || !OptionText(options, "token").empty();
 }
 
 }  // namespace
@@ -881,7 +691,7 @@ std::string RfcDateToIso(std::string_view date) {
 
 Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& options) {
   std::map<std::string, std::string> cs;
-  if (const std::string text = Get(options, "connection_string"); !text.empty()) {
+  if (const std::string text = OptionText(options, "connection_string"); !text.empty()) {
     auto parsed = ParseAzureConnectionString(text);
     if (!parsed.ok()) return parsed.status().WithContext("storage option 'connection_string'");
     cs = std::move(*parsed);
@@ -892,7 +702,7 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
   };
   const bool dev = field("UseDevelopmentStorage") == "true";
   auto pick = [&](const char* key, const char* cs_field, const char* dev_value) {
-    std::string v = Get(options, key);
+    std::string v = OptionText(options, key);
     if (v.empty()) v = field(cs_field);
     if (v.empty() && dev) v = dev_value;
     return v;
@@ -943,8 +753,8 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
   }
 
   if (HasAzureAd(options)) {
-    if (Get(options, "token").empty() &&
-        (Get(options, "tenant_id").empty() || Get(options, "client_id").empty())) {
+    if (OptionText(options, "token").empty() &&
+        (OptionText(options, "tenant_id").empty() || OptionText(options, "client_id").empty())) {
       return InvalidArgument(
           "client_secret is set but not both tenant_id and client_id: Azure AD client "
           "credentials need all three (or AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)");
@@ -969,26 +779,14 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
   }
 
   QUARRY_ASSIGN_OR_RETURN(
-      s.part_size, ParseCount(options, "part_size", 16 * kMiB, uint64_t{64} * 1024, 4000 * kMiB,
-                              "bytes per uploaded block (64 KiB to 4000 MiB)"));
+      s.part_size, OptionCount(options, "part_size", 16 * kMiB, uint64_t{64} * 1024, 4000 * kMiB,
+                               "bytes per uploaded block (64 KiB to 4000 MiB)"));
   QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
-                          ParseCount(options, "multipart_threshold", 16 * kMiB, 1, 4000 * kMiB,
-                                     "bytes above which uploads go in blocks"));
-  http::HttpClientOptions http_options;
-  constexpr uint64_t kDayMs = 86400000;
-  QUARRY_ASSIGN_OR_RETURN(
-      auto connect_ms, ParseCount(options, "connect_timeout_ms", 5000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto read_ms,
-                          ParseCount(options, "read_timeout_ms", 30000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto attempts,
-                          ParseCount(options, "max_attempts", 5, 1, 100, "attempts per request"));
-  QUARRY_ASSIGN_OR_RETURN(auto margin, ParseCount(options, "token_refresh_margin", 300, 0, 86400,
-                                                  "seconds before expiry"));
-  http_options.connect_timeout_ms = static_cast<int>(connect_ms);
-  http_options.read_timeout_ms = static_cast<int>(read_ms);
-  http_options.retry.max_attempts = static_cast<int>(attempts);
-  QUARRY_ASSIGN_OR_RETURN(http_options.verify_tls, Flag(options, "verify_tls", true));
-  QUARRY_ASSIGN_OR_RETURN(http_options.receive_in_place, Flag(options, "receive_in_place", true));
+                          OptionCount(options, "multipart_threshold", 16 * kMiB, 1, 4000 * kMiB,
+                                      "bytes above which uploads go in blocks"));
+  QUARRY_ASSIGN_OR_RETURN(auto http_options, HttpClientOptionsFrom(options));
+  QUARRY_ASSIGN_OR_RETURN(auto margin, OptionCount(options, "token_refresh_margin", 300, 0, 86400,
+                                                   "seconds before expiry"));
   const bool bearer = s.auth == AuthKind::kBearer;
   auto store = std::make_shared<AzureStore>(std::move(s), http_options);
   if (bearer) store->InitBearer(options, std::chrono::seconds(margin));
@@ -996,7 +794,7 @@ Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& option
 }
 
 Result<StorageOptions> FetchAzureShippableCredentials(const StorageOptions& options) {
-  if (!HasAzureAd(options) || !Get(options, "token").empty()) return options;
+  if (!HasAzureAd(options) || !OptionText(options, "token").empty()) return options;
   QUARRY_ASSIGN_OR_RETURN(auto store, MakeAzureStore(options));
   auto* tokens = static_cast<AzureStore&>(*store).tokens();
   if (tokens == nullptr) return options;

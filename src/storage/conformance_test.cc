@@ -14,6 +14,7 @@
 #include "quarry/list_fanout.h"
 #include "quarry/object_ops.h"
 #include "quarry/registry.h"
+#include "quarry/request_counters.h"
 #include "storage/test_stores.h"
 
 namespace quarry {
@@ -248,6 +249,27 @@ TEST_P(ConformanceTest, WriterRoundTripAboveMultipartThreshold) {
   auto got = ReadToString(store(), bucket(), K("big.bin"));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(auth::Sha256Hex(*got), auth::Sha256Hex(data));
+}
+
+// Every request of an upload, those its parts make on threads of their own too, counts into the
+// counters of the thread that writes (quarry/request_counters.h): a job's stats hold its uploads.
+TEST_P(ConformanceTest, WriterCountsEveryRequestIntoTheWritersCounters) {
+  const std::string data = RandomBytes(13 << 20, 8);  // several parts (5 MiB in the tests)
+  const StoreStats before = store().stats();
+  auto counters = std::make_shared<RequestCounters>();
+  {
+    CountRequestsInto scope(counters);
+    auto writer = store().OpenWriter(bucket(), K("counted.bin"));
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    ASSERT_TRUE((*writer)->Write(data).ok());
+    ASSERT_TRUE((*writer)->Close().ok());
+  }
+  const StoreStats after = store().stats();
+  if (after.requests == before.requests) GTEST_SKIP() << GetParam() << " makes no requests";
+  const RequestCounts counted = ReadCounts(*counters);
+  EXPECT_EQ(counted.requests, after.requests - before.requests);
+  EXPECT_EQ(counted.bytes_sent, after.bytes_sent - before.bytes_sent);
+  EXPECT_GE(counted.bytes_sent, data.size());
 }
 
 // Bytes given through Room()/Commit() and through Write() of whole parts and more: the object

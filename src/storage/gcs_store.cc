@@ -10,7 +10,6 @@
 #include <cstring>
 #include <ctime>
 #include <future>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -20,6 +19,9 @@
 #include "http/http_client.h"
 #include "quarry/key_rules.h"
 #include "storage/bounded_body.h"
+#include "storage/failed_reply.h"
+#include "storage/part_writer.h"
+#include "storage/store_options.h"
 
 namespace quarry {
 namespace {
@@ -42,49 +44,6 @@ struct GcsSettings {
   uint64_t multipart_threshold = 16 * kMiB;
   uint64_t part_size = 16 * kMiB;
 };
-
-std::string Get(const StorageOptions& o, const std::string& key, const std::string& fallback = "") {
-  auto it = o.find(key);
-  return it == o.end() || it->second.empty() ? fallback : it->second;
-}
-
-// A whole-number option in [min, max]; unset gives `fallback`.
-Result<uint64_t> ParseCount(const StorageOptions& o, const std::string& key, uint64_t fallback,
-                            uint64_t min, uint64_t max, std::string_view unit) {
-  const std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || n < min || n > max) {
-    return InvalidArgument("storage option '" + key + "' = '" + v +
-                           "' is not allowed: give a whole number of " + std::string(unit) +
-                           " from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return n;
-}
-
-// A yes/no option: true/false, yes/no, on/off, 1/0 in any case; anything else is refused.
-Result<bool> Flag(const StorageOptions& o, const std::string& key, bool fallback) {
-  std::string v = Get(o, key);
-  if (v.empty()) return fallback;
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
-  return InvalidArgument("storage option '" + key + "' = '" + Get(o, key) +
-                         "' is not allowed: give true or false");
-}
-
-bool IsIpOrLocal(std::string_view host) {
-  if (auto colon = host.rfind(':');
-      colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (host.empty()) return false;
-  if (host == "localhost" || host.front() == '[') return true;
-  return std::all_of(host.begin(), host.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
-  });
-}
 
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
@@ -591,12 +550,10 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
     const GcsError e = ParseGcsError(resp.body);
     std::string uri = "gs://" + std::string(bucket);
     if (!key.empty()) uri += "/" + std::string(key);
-    const std::string where = " at endpoint " + endpoint();
     const int st = resp.status;
-    auto make = [&](StatusCode c, const std::string& msg) {
-      return Status(c, std::string(op) + " " + uri + ": " + msg, st,
-                    http::IsRetryableHttpStatus(st));
-    };
+    const FailedReply failed{std::string(op) + " " + uri, " at endpoint " + endpoint(), st,
+                             http::IsRetryableHttpStatus(st)};
+    const std::string& where = failed.where;
     std::string said = e.message.empty() ? "" : " (" + e.message + ")";
     if (st == 404) {
       bool bucket_missing = !object || e.message.find("bucket") != std::string::npos;
@@ -605,14 +562,16 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
         bucket_missing = probe.ok() && probe->status == 404;
       }
       if (bucket_missing && !bucket.empty()) {
-        return make(StatusCode::kNotFound, "bucket '" + std::string(bucket) + "' does not exist" +
-                                               where + ": check the bucket name or create it");
+        return failed.Make(StatusCode::kNotFound, "bucket '" + std::string(bucket) +
+                                                      "' does not exist" + where +
+                                                      ": check the bucket name or create it");
       }
       if (!key.empty()) {
-        return make(StatusCode::kNotFound, "no object with key '" + std::string(key) +
-                                               "' in bucket '" + std::string(bucket) + "'" + where);
+        return failed.Make(StatusCode::kNotFound, "no object with key '" + std::string(key) +
+                                                      "' in bucket '" + std::string(bucket) + "'" +
+                                                      where);
       }
-      return make(StatusCode::kNotFound, "not found" + where + said);
+      return failed.Make(StatusCode::kNotFound, "not found" + where + said);
     }
     const bool anonymous = Who() == "anonymous access";
     if (st == 401) {
@@ -624,30 +583,25 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
                 "Quarry fetches and refreshes tokens itself"
               : ", also after fetching a new token: check that the key is current and the "
                 "endpoint right";
-      return make(StatusCode::kPermissionDenied,
-                  "the server" + where + " rejected the credential of " + Who() + said + hint);
+      return failed.Make(
+          StatusCode::kPermissionDenied,
+          "the server" + where + " rejected the credential of " + Who() + said + hint);
     }
     if (st == 403) {
-      return make(StatusCode::kPermissionDenied,
-                  "access denied" + where + " for " + Who() + said +
-                      (anonymous ? ": no credentials were found: set credentials_path (or "
-                                   "GOOGLE_APPLICATION_CREDENTIALS) or token"
-                                 : ": grant it a role on bucket '" + std::string(bucket) +
-                                       "' that allows this (e.g. roles/storage.objectAdmin)"));
+      return failed.Make(
+          StatusCode::kPermissionDenied,
+          "access denied" + where + " for " + Who() + said +
+              (anonymous ? ": no credentials were found: set credentials_path (or "
+                           "GOOGLE_APPLICATION_CREDENTIALS) or token"
+                         : ": grant it a role on bucket '" + std::string(bucket) +
+                               "' that allows this (e.g. roles/storage.objectAdmin)"));
     }
     if (st == 412) {
-      return make(StatusCode::kPreconditionFailed,
-                  "the object changed while it was being read (its generation no longer "
-                  "matches): rerun the job on the new version");
+      return failed.Make(StatusCode::kPreconditionFailed,
+                         "the object changed while it was being read (its generation no longer "
+                         "matches): rerun the job on the new version");
     }
-    StatusCode sc = (st >= 500 || st == 429) ? StatusCode::kUnavailable
-                    : st == 400              ? StatusCode::kInvalidArgument
-                                             : StatusCode::kIoError;
-    std::string detail = "HTTP " + std::to_string(st);
-    if (!e.reason.empty()) detail += " " + e.reason;
-    if (!e.message.empty()) detail += ": " + e.message;
-    if (sc == StatusCode::kUnavailable) detail += " (gave up after retries)";
-    return make(sc, detail + where);
+    return failed.Unrecognised(e.reason, e.message);
   }
 
   Status CheckBucket(std::string_view bucket) const {
@@ -726,149 +680,29 @@ Result<bool> GcsLister::Next(ListPage* page) {
 
 // Uploads of objects that reach multipart_threshold: a resumable upload, sent in chunks of
 // part_size (a multiple of 256 KiB) in order, one chunk in flight while the caller writes the
-// next. Whole chunks a Write covers go straight from the caller's memory (Write waits for them
-// before it returns); the rest is gathered in chunk buffers of the writer's own, reused from
-// chunk to chunk: two once the upload runs, plus, before it starts, those holding the bytes
-// below multipart_threshold when it is larger than part_size. Objects below the threshold go in
-// one multipart upload when the writer closes.
-class GcsWriter final : public ObjectWriter {
+// next (PartWriter with one part in flight: two chunk buffers once the upload runs). Objects
+// below the threshold go in one multipart upload when the writer closes.
+class GcsWriter final : public PartWriter {
  public:
   GcsWriter(std::shared_ptr<GcsStore> store, std::string bucket, std::string key,
             PutOptions options)
-      : store_(std::move(store)),
+      : PartWriter("gs://" + bucket + "/" + key,
+                   {.part_size = static_cast<size_t>(store->settings().part_size),
+                    .threshold = std::max<uint64_t>(1, store->settings().multipart_threshold),
+                    .parts_in_flight = 1}),
+        store_(std::move(store)),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
-        options_(std::move(options)),
-        chunk_(static_cast<size_t>(store_->settings().part_size)),
-        threshold_(std::max<uint64_t>(1, store_->settings().multipart_threshold)) {}
+        options_(std::move(options)) {}
 
-  ~GcsWriter() override {
-    if (!closed_) Abort();
-  }
-
-  Status Write(std::string_view data) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    Status status;
-    if (session_.empty() && written_ + data.size() >= threshold_) status = StartUpload();
-    while (status.ok() && !data.empty()) {
-      if (!session_.empty() && filling_.size == 0 && data.size() >= chunk_) {
-        status = SendChunk({}, data.substr(0, chunk_));
-        data.remove_prefix(chunk_);
-        written_ += chunk_;
-        continue;
-      }
-      auto room = Room();
-      if (!room.ok()) {
-        status = room.status();
-        break;
-      }
-      const size_t n = std::min(room->size(), data.size());
-      std::memcpy(room->data(), data.data(), n);
-      data.remove_prefix(n);
-      status = Commit(n);
-    }
-    Status borrowed = WaitForBorrowedChunk();
-    return Failed(status.ok() ? borrowed : status);
-  }
-
-  Result<std::span<char>> Room() override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data) filling_ = TakeBuffer();
-    return std::span<char>(filling_.data.get() + filling_.size, chunk_ - filling_.size);
-  }
-
-  Status Commit(size_t size) override {
-    QUARRY_RETURN_IF_ERROR(CheckWritable());
-    if (!filling_.data || size > chunk_ - filling_.size) {
-      return Internal("GcsWriter::Commit of more than its Room() offered");
-    }
-    filling_.size += size;
-    written_ += size;
-    Status status;
-    if (session_.empty() && written_ >= threshold_) status = StartUpload();
-    if (status.ok() && filling_.size == chunk_) {
-      if (session_.empty()) {
-        held_.push_back(std::move(filling_));
-      } else {
-        status = SendChunk(std::move(filling_), {});
-      }
-      filling_ = {};
-    }
-    return Failed(status);
-  }
-
-  Status Close() override {
-    if (closed_) return failure_;
-    closed_ = true;
-    if (!failure_.ok()) return Fail(failure_);
-    return Failed(Finish());
-  }
+  ~GcsWriter() override { Discard(); }
 
  private:
-  struct ChunkBuffer {
-    std::unique_ptr<char[]> data;
-    size_t size = 0;
-    std::string_view view() const { return {data.get(), size}; }
-  };
-  struct InFlight {
-    std::future<Status> done;
-    ChunkBuffer owned;  // empty when the chunk is the caller's memory
-  };
-
-  std::string UriText() const { return "gs://" + bucket_ + "/" + key_; }
-
-  Status CheckWritable() const {
-    if (closed_) return InvalidArgument("write after close of " + UriText());
-    return failure_;
-  }
-
-  Status Failed(Status s) {
-    if (!s.ok() && failure_.ok()) failure_ = s;
-    return s;
-  }
-
-  Status Fail(Status s) {
-    Abort();
-    return s;
-  }
-
-  void Abort() {
-    (void)FinishInFlight();
-    if (!session_.empty()) {
-      // Cancels the upload (Google answers 499); nothing was made visible.
-      (void)store_->Call("DELETE", session_, {}, {}, nullptr);
-      session_.clear();
-    }
-  }
-
-  ChunkBuffer TakeBuffer() {
-    if (spare_.empty()) return {std::make_unique_for_overwrite<char[]>(chunk_), 0};
-    ChunkBuffer b = std::move(spare_.back());
-    spare_.pop_back();
-    return b;
-  }
-
   std::string MediaType() const {
     return options_.content_type.empty() ? "application/octet-stream" : options_.content_type;
   }
 
-  Status Finish() {
-    if (session_.empty()) {
-      if (held_.empty()) return store_->UploadInOne(bucket_, key_, filling_.view(), options_);
-      std::string body;
-      body.reserve(static_cast<size_t>(written_));
-      for (const auto& b : held_) body.append(b.view());
-      body.append(filling_.view());
-      return store_->UploadInOne(bucket_, key_, body, options_);
-    }
-    Status status = FinishInFlight();
-    if (status.ok()) status = PutChunk(filling_.view(), sent_, written_);
-    if (!status.ok()) return Fail(status);
-    session_.clear();  // complete: nothing to cancel
-    return Status::Ok();
-  }
-
-  Status StartUpload() {
+  Status StartUpload() override {
     const std::string body = GcsStore::Metadata({}, options_).dump();
     QUARRY_ASSIGN_OR_RETURN(auto resp,
                             store_->Call("POST",
@@ -882,26 +716,34 @@ class GcsWriter final : public ObjectWriter {
     }
     session_ = std::string(resp.Header("location"));
     if (session_.empty()) {
-      return Status(StatusCode::kIoError, "start upload " + UriText() +
+      return Status(StatusCode::kIoError, "start upload " + uri() +
                                               ": no upload session (Location) in the reply of " +
                                               store_->endpoint());
     }
-    std::vector<ChunkBuffer> held = std::move(held_);
-    held_.clear();
-    for (auto& b : held) QUARRY_RETURN_IF_ERROR(SendChunk(std::move(b), {}));
     return Status::Ok();
   }
 
-  // Sends `owned` or, when it is empty, `borrowed` as the next chunk, after the one in flight.
-  Status SendChunk(ChunkBuffer owned, std::string_view borrowed) {
-    QUARRY_RETURN_IF_ERROR(FinishInFlight());
-    const std::string_view bytes = owned.data ? owned.view() : borrowed;
-    const uint64_t offset = sent_;
-    sent_ += bytes.size();
-    auto done = std::async(std::launch::async,
-                           [this, bytes, offset] { return PutChunk(bytes, offset, std::nullopt); });
-    in_flight_.emplace(InFlight{std::move(done), std::move(owned)});
+  Status UploadPart(size_t /*index*/, uint64_t offset, std::string_view bytes) override {
+    return PutChunk(bytes, offset, std::nullopt);
+  }
+
+  // The last chunk, after all others, carries the object's size (and may be empty).
+  Status CompleteUpload() override {
+    QUARRY_RETURN_IF_ERROR(WaitForParts());
+    QUARRY_RETURN_IF_ERROR(PutChunk(rest(), sent(), written()));
+    session_.clear();  // complete: nothing to cancel
     return Status::Ok();
+  }
+
+  void AbortUpload() override {
+    if (session_.empty()) return;
+    // Cancels the upload (Google answers 499); nothing was made visible.
+    (void)store_->Call("DELETE", session_, {}, {}, nullptr);
+    session_.clear();
+  }
+
+  Status PutWhole(std::string_view bytes) override {
+    return store_->UploadInOne(bucket_, key_, bytes, options_);
   }
 
   // PUTs bytes [offset, offset + size) of the object to the session; `total` is the object's
@@ -934,7 +776,7 @@ class GcsWriter final : public ObjectWriter {
       if (kept >= end && !total) return Status::Ok();
       if (kept < offset || kept > end) {
         return Status(StatusCode::kIoError,
-                      "upload " + UriText() + ": the server kept " + std::to_string(kept) +
+                      "upload " + uri() + ": the server kept " + std::to_string(kept) +
                           " bytes of the object after receiving bytes " + std::to_string(offset) +
                           "-" + std::to_string(end) + ": upload again");
       }
@@ -942,39 +784,13 @@ class GcsWriter final : public ObjectWriter {
       offset = kept;
     }
     return Status(StatusCode::kIoError,
-                  "upload " + UriText() + ": the server keeps too few bytes of each chunk");
-  }
-
-  Status FinishInFlight() {
-    if (!in_flight_) return Status::Ok();
-    Status s = in_flight_->done.get();
-    if (in_flight_->owned.data) {
-      in_flight_->owned.size = 0;
-      spare_.push_back(std::move(in_flight_->owned));
-    }
-    in_flight_.reset();
-    return s;
-  }
-
-  Status WaitForBorrowedChunk() {
-    if (in_flight_ && !in_flight_->owned.data) return FinishInFlight();
-    return Status::Ok();
+                  "upload " + uri() + ": the server keeps too few bytes of each chunk");
   }
 
   std::shared_ptr<GcsStore> store_;
   std::string bucket_, key_;
   PutOptions options_;
-  const size_t chunk_;
-  const uint64_t threshold_;
-  std::string session_;   // the resumable upload's URL, once started
-  uint64_t written_ = 0;  // bytes given to Write or Commit
-  uint64_t sent_ = 0;     // bytes handed to chunk uploads
-  ChunkBuffer filling_;
-  std::vector<ChunkBuffer> held_;   // full chunks waiting for the upload to start
-  std::vector<ChunkBuffer> spare_;  // buffers of finished chunks, for the next ones
-  std::optional<InFlight> in_flight_;
-  Status failure_;
-  bool closed_ = false;
+  std::string session_;  // the resumable upload's URL, once started
 };
 
 Result<std::unique_ptr<ObjectWriter>> GcsStore::OpenWriter(std::string_view bucket,
@@ -991,7 +807,7 @@ Result<std::string> ParseEndpoint(std::string endpoint) {
   if (endpoint.find("://") == std::string::npos) {
     // STORAGE_EMULATOR_HOST is often "host:port": plain http for local hosts.
     std::string host = endpoint.substr(0, endpoint.find('/'));
-    endpoint = (IsIpOrLocal(host) ? "http://" : "https://") + endpoint;
+    endpoint = (IsIpOrLocalHost(host) ? "http://" : "https://") + endpoint;
   }
   const auto sep = endpoint.find("://");
   const std::string scheme = endpoint.substr(0, sep);
@@ -1009,11 +825,11 @@ Result<std::string> ParseEndpoint(std::string endpoint) {
 
 Result<std::shared_ptr<ObjectStore>> MakeGcsStore(const StorageOptions& options) {
   GcsSettings s;
-  QUARRY_ASSIGN_OR_RETURN(s.endpoint, ParseEndpoint(Get(options, "endpoint")));
-  QUARRY_ASSIGN_OR_RETURN(const bool anonymous, Flag(options, "anonymous", false));
-  const std::string token = Get(options, "token");
-  const std::string path = Get(options, "credentials_path");
-  s.project = Get(options, "project");
+  QUARRY_ASSIGN_OR_RETURN(s.endpoint, ParseEndpoint(OptionText(options, "endpoint")));
+  QUARRY_ASSIGN_OR_RETURN(const bool anonymous, OptionFlag(options, "anonymous", false));
+  const std::string token = OptionText(options, "token");
+  const std::string path = OptionText(options, "credentials_path");
+  s.project = OptionText(options, "project");
   s.credentials_path = path;
   if (s.project.empty() && !path.empty() && !anonymous) {
     // The key file names its project; a worker without the file needs none for reading.
@@ -1023,32 +839,20 @@ Result<std::shared_ptr<ObjectStore>> MakeGcsStore(const StorageOptions& options)
 
   constexpr uint64_t kMaxChunk = uint64_t{5} << 30;
   QUARRY_ASSIGN_OR_RETURN(
-      s.part_size, ParseCount(options, "part_size", 16 * kMiB, kChunkQuantum, kMaxChunk,
-                              "bytes per chunk of resumable uploads (a multiple of 262144)"));
+      s.part_size, OptionCount(options, "part_size", 16 * kMiB, kChunkQuantum, kMaxChunk,
+                               "bytes per chunk of resumable uploads (a multiple of 262144)"));
   if (s.part_size % kChunkQuantum != 0) {
-    return InvalidArgument("storage option 'part_size' = '" + Get(options, "part_size") +
+    return InvalidArgument("storage option 'part_size' = '" + OptionText(options, "part_size") +
                            "' is not allowed: chunks of resumable uploads to Google Cloud "
                            "Storage are multiples of 262144 bytes (256 KiB), e.g. " +
                            std::to_string((s.part_size / kChunkQuantum + 1) * kChunkQuantum));
   }
   QUARRY_ASSIGN_OR_RETURN(s.multipart_threshold,
-                          ParseCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxChunk,
-                                     "bytes from which uploads are resumable, in chunks"));
-  http::HttpClientOptions http_options;
-  constexpr uint64_t kDayMs = 86400000;
-  QUARRY_ASSIGN_OR_RETURN(
-      auto connect_ms, ParseCount(options, "connect_timeout_ms", 5000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto read_ms,
-                          ParseCount(options, "read_timeout_ms", 30000, 1, kDayMs, "milliseconds"));
-  QUARRY_ASSIGN_OR_RETURN(auto attempts,
-                          ParseCount(options, "max_attempts", 5, 1, 100, "attempts per request"));
-  QUARRY_ASSIGN_OR_RETURN(auto margin, ParseCount(options, "token_refresh_margin", 300, 0, 86400,
-                                                  "seconds before expiry"));
-  http_options.connect_timeout_ms = static_cast<int>(connect_ms);
-  http_options.read_timeout_ms = static_cast<int>(read_ms);
-  http_options.retry.max_attempts = static_cast<int>(attempts);
-  QUARRY_ASSIGN_OR_RETURN(http_options.verify_tls, Flag(options, "verify_tls", true));
-  QUARRY_ASSIGN_OR_RETURN(http_options.receive_in_place, Flag(options, "receive_in_place", true));
+                          OptionCount(options, "multipart_threshold", 16 * kMiB, 1, kMaxChunk,
+                                      "bytes from which uploads are resumable, in chunks"));
+  QUARRY_ASSIGN_OR_RETURN(auto http_options, HttpClientOptionsFrom(options));
+  QUARRY_ASSIGN_OR_RETURN(auto margin, OptionCount(options, "token_refresh_margin", 300, 0, 86400,
+                                                   "seconds before expiry"));
 
   auto store = std::make_shared<GcsStore>(std::move(s), http_options);
   // Which credential: anonymous wins, then a token given as it is, then the credentials file.
@@ -1067,13 +871,13 @@ Result<std::shared_ptr<ObjectStore>> MakeGcsStore(const StorageOptions& options)
   }
   auto tokens =
       std::make_shared<auth::TokenCache>(std::move(provider), std::chrono::seconds(margin));
-  if (from_file && !Get(options, "oauth_token").empty()) {
+  if (from_file && !OptionText(options, "oauth_token").empty()) {
     // A token exchanged on the job's driver.
     auth::Credential shipped;
     shipped.kind = auth::Credential::Kind::kBearer;
-    shipped.bearer = Get(options, "oauth_token");
+    shipped.bearer = OptionText(options, "oauth_token");
     shipped.exchanged = true;
-    if (const std::string exp = Get(options, "oauth_token_expiration"); !exp.empty()) {
+    if (const std::string exp = OptionText(options, "oauth_token_expiration"); !exp.empty()) {
       shipped.expires = auth::Clock::from_time_t(static_cast<std::time_t>(NumberText(exp)));
     }
     tokens->Seed(std::move(shipped));
