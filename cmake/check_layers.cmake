@@ -4,11 +4,12 @@ cmake_minimum_required(VERSION 3.25)
 #   cmake -DSOURCE_DIR=<tree> [-DSTAMP=<file written on success>] -P cmake/check_layers.cmake
 # Layers, lowest first; a file may include headers of its own layer and those below it. Files
 # of src/python and src/cli (the edges) and tests (*_test.cc, test_*.h) may include any.
-set(layers core http auth storage partition)
+set(layers core http auth storage partition job)
 # The layer of each public header.
 set(public_core status config uri request_counters parallel_for)
 set(public_storage object_store key_rules sinks streaming_read list_fanout object_ops registry)
-set(public_partition line_aligner data_stream plan local_executor compression)
+set(public_partition line_aligner data_stream plan compression)
+set(public_job local_executor)
 
 function(layer_index name out)
   list(FIND layers "${name}" index)
