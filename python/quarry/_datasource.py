@@ -69,6 +69,7 @@ class QuarryDatasource(Datasource):
         self.credential_fetches = plan.credential_fetches
         self._pieces = self._format.prepare(partitions)
         self._projection_map = None  # what Ray Data's optimizer pushes down (Parquet)
+        self._quarry_chooses = False  # the number of read tasks (choose_read_tasks)
 
     # Ray Data's optimizer hands a later select_columns / filter(expr=...) to the datasource
     # where the format can act on it before bytes move: Parquet reads the byte ranges of the
@@ -99,18 +100,16 @@ class QuarryDatasource(Datasource):
     def estimate_inmemory_data_size(self):
         return sum(piece.size_bytes for piece in self._pieces)
 
-    def read_task_count(self):
-        """The number of read tasks Quarry makes when the caller names none: a task per
-        _TASK_BYTES of data to fetch, and at least two per CPU of the cluster, as the pieces
-        allow. The readers hand it to Ray Data as override_num_blocks: Ray Data's own default
-        (200 blocks, or one per MiB) would cut each task's blocks into blocks of about 1 MiB,
-        and the stage after the read into as many tasks, where the pieces are already blocks of
-        a bounded size."""
-        if not self._pieces:
-            return 1
-        weights = [max(1, piece.weight) for piece in self._pieces]
-        wanted = max(2 * _cluster_cpus(), -(-sum(weights) // _TASK_BYTES))
-        return len(_balanced_groups(weights, wanted))
+    def choose_read_tasks(self):
+        """Lets Quarry choose the number of read tasks (the caller named none), once Ray Data
+        has pushed a projection down: a task per _TASK_BYTES of data to fetch, and at least two
+        per CPU of the cluster, as the pieces allow. Returns the least number it will make, for
+        the readers to hand Ray Data as override_num_blocks: left to itself, Ray Data wants 200
+        blocks (or one per MiB) and cuts each task's output into blocks of about 1 MiB, and the
+        stage after the read into as many tasks, where the pieces are blocks of a bounded size
+        already. Ray Data cuts blocks only when there are fewer tasks than that number."""
+        self._quarry_chooses = True
+        return max(1, min(len(self._pieces), 2 * _cluster_cpus()))
 
     def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
         columns = self._get_data_columns()  # pushed down, in their order; None: all
@@ -121,9 +120,11 @@ class QuarryDatasource(Datasource):
                                else None, predicate)
         include_paths = self._include_paths and (columns is None or "path" in columns)
         schema = self.schema
+        weights = [max(1, fmt.weight(piece)) for piece in self._pieces]
+        if self._quarry_chooses:
+            parallelism = max(parallelism, 2 * _cluster_cpus(), -(-sum(weights) // _TASK_BYTES))
         tasks = []
-        for group in _balanced_groups([max(1, piece.weight) for piece in self._pieces],
-                                      parallelism):
+        for group in _balanced_groups(weights, parallelism):
             pieces = [self._pieces[i] for i in group]
             rows = [piece.num_rows for piece in pieces]
             metadata = BlockMetadata(
@@ -281,6 +282,10 @@ class _Format:
 
     def prepare(self, partitions):
         return _line_pieces(partitions)
+
+    def weight(self, piece):
+        """The bytes a read task fetches for the piece."""
+        return piece.weight
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -759,6 +764,14 @@ class _Parquet(_Format):
             schema = __import__("pyarrow").schema([schema.field(c) for c in self._columns])
         self.schema = schema
         return pieces
+
+    def weight(self, piece):
+        """The bytes of the piece's row group in the columns read (a projection pushed down
+        after the plan was made counts)."""
+        if self._columns is None:
+            return piece.weight
+        _, _, spans = piece.extra
+        return sum(stop - start for c in self._columns for start, stop in spans.get(c, ()))
 
     def _footer(self, p):
         """(the bytes pyarrow read at the file's end, the FileMetaData, the row groups the

@@ -34,7 +34,8 @@ def _dataset(paths, format, ray_args, **options):  # noqa: A002
     from ._datasource import QuarryDatasource
     source = QuarryDatasource(paths, format, **options)
     args = {k: v for k, v in ray_args.items() if v is not None}
-    args.setdefault("override_num_blocks", source.read_task_count())
+    if args.get("override_num_blocks") is None:
+        args["override_num_blocks"] = source.choose_read_tasks()
     return ray.data.read_datasource(source, **args)
 
 
