@@ -663,27 +663,34 @@ class _Binary(_Format):
         the block's binary column without another copy; the next block's are fetched while
         this one is used."""
         import pyarrow as pa
-        runs = _runs(pieces, _BINARY_BLOCK_BYTES)
+        runs = _runs(pieces, _BINARY_BLOCK_BYTES, self.weight)
         for run, column in _fetched_ahead(runs, lambda run: _binary_array(
                 [piece.partition for piece in run])):
             yield [piece.partition.uri for piece in run], pa.table({"bytes": column})
+
+
+def _fetch_ranges(partitions, ranges):
+    """(offsets, data): bytes ranges[i] of partitions[i]'s object as stored, fetched at once
+    (_FETCH_CONCURRENCY requests in flight) into `data`; range i is data[offsets[i]:offsets[i +
+    1]], offsets a numpy int64 array."""
+    import numpy as np
+
+    from . import _quarry
+    offsets, data = _quarry.read_ranges([p._native for p in partitions], ranges,
+                                        partitions[0]._storage_options, _FETCH_CONCURRENCY)
+    return np.frombuffer(offsets, np.int64), data
 
 
 def _binary_array(partitions):
     """The objects' bytes as stored, as one Arrow binary array."""
     import numpy as np
     import pyarrow as pa
-
-    from . import _quarry
     for p in partitions:
         if p.size >= 1 << 31:
             raise InvalidArgument(f"{p.uri} holds {p.size} bytes: read_binary_files makes a "
                                   "row of each object, and a row holds less than 2 GiB; read "
                                   "it with quarry.map or read_text/read_csv in chunks")
-    offsets, data = _quarry.read_ranges([p._native for p in partitions],
-                                        [(0, p.size) for p in partitions],
-                                        partitions[0]._storage_options, _FETCH_CONCURRENCY)
-    offsets = np.frombuffer(offsets, np.int64)
+    offsets, data = _fetch_ranges(partitions, [(0, p.size) for p in partitions])
     if offsets[-1] < 1 << 31:
         return pa.Array.from_buffers(pa.binary(), len(partitions),
                                      [None, pa.py_buffer(offsets.astype(np.int32)),
@@ -768,10 +775,13 @@ class _Parquet(_Format):
     def weight(self, piece):
         """The bytes of the piece's row group in the columns read (a projection pushed down
         after the plan was made counts)."""
-        if self._columns is None:
-            return piece.weight
+        return sum(stop - start for start, stop in self._column_ranges(piece))
+
+    def _column_ranges(self, piece):
+        """The byte ranges of the piece's column chunks of the columns read."""
         _, _, spans = piece.extra
-        return sum(stop - start for c in self._columns for start, stop in spans.get(c, ()))
+        names = self._columns if self._columns is not None else list(spans)
+        return [r for name in names for r in spans.get(name, ())]
 
     def _footer(self, p):
         """(the bytes pyarrow read at the file's end, the FileMetaData, the row groups the
@@ -806,7 +816,8 @@ class _Parquet(_Format):
             # A filter pushed down after the plan was made: the row groups its statistics rule
             # out are dropped here, before their columns are fetched.
             pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
-        for run, fetched in _fetched_ahead(_runs(pieces, _PREFETCH_BYTES), self._fetch):
+        runs = _runs(pieces, _PREFETCH_BYTES, self.weight)
+        for run, fetched in _fetched_ahead(runs, self._fetch):
             for piece, spans in zip(run, fetched):
                 p = piece.partition
                 rg, tail, _ = piece.extra
@@ -830,20 +841,12 @@ class _Parquet(_Format):
     def _fetch(self, pieces):
         """For each piece, [(start, bytes)]: its columns' chunks, adjacent ones joined, read
         in one batch for all the pieces."""
-        from . import _quarry
-        wanted = []
-        for piece in pieces:
-            _, _, spans = piece.extra
-            names = self._columns if self._columns is not None else list(spans)
-            wanted.append(_joined([r for name in names for r in spans.get(name, ())]))
+        wanted = [_joined(self._column_ranges(piece)) for piece in pieces]
         partitions = [piece.partition for piece, ranges in zip(pieces, wanted) for _ in ranges]
         if not partitions:
             return [[] for _ in pieces]
-        offsets, data = _quarry.read_ranges(
-            [p._native for p in partitions], [r for ranges in wanted for r in ranges],
-            partitions[0]._storage_options, _FETCH_CONCURRENCY)
-        import numpy as np
-        offsets = np.frombuffer(offsets, np.int64).tolist()
+        offsets, data = _fetch_ranges(partitions, [r for ranges in wanted for r in ranges])
+        offsets = offsets.tolist()
         view = memoryview(data)
         out, i = [], 0
         for ranges in wanted:
@@ -853,15 +856,16 @@ class _Parquet(_Format):
         return out
 
 
-def _runs(pieces, budget):
-    """Consecutive runs of pieces of at most `budget` bytes to fetch (at least one piece)."""
+def _runs(pieces, budget, weight):
+    """Consecutive runs of pieces of at most `budget` bytes to fetch, by weight(piece) (at least
+    one piece)."""
     run, held = [], 0
     for piece in pieces:
-        if run and held + piece.weight > budget:
+        if run and held + weight(piece) > budget:
             yield run
             run, held = [], 0
         run.append(piece)
-        held += piece.weight
+        held += weight(piece)
     if run:
         yield run
 
