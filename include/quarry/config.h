@@ -27,6 +27,15 @@ namespace quarry {
 // key → value, e.g. {"endpoint": "http://127.0.0.1:7480", "region": "us-east-1"}.
 using StorageOptions = std::map<std::string, std::string>;
 
+// Storage options of many schemes, keyed by scheme ("s3" → its options), so that one plan or job
+// may read inputs of several clouds, each with its own configuration.
+using StorageOptionsByScheme = std::map<std::string, StorageOptions, std::less<>>;
+
+// The options of `scheme` in `by_scheme`; empty when it has none (then the scheme is configured
+// from the environment and the config file alone).
+const StorageOptions& StorageOptionsOf(const StorageOptionsByScheme& by_scheme,
+                                       std::string_view scheme);
+
 // Where configuration is read from; tests substitute their own.
 struct ConfigEnvironment {
   std::function<std::optional<std::string>(const std::string&)> getenv;

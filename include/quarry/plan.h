@@ -31,7 +31,8 @@ struct PlanOptions {
   std::string newline;        // "" = byte mode; else a border-free record separator
   bool header = false;        // the object's first record goes to Partition::header (line mode)
   bool decompress = true;     // "auto": recognise and decompress gzip, zstd, bzip2
-  StorageOptions storage_options;
+  // Keyed by scheme: a plan over inputs of several schemes reads each with its own options.
+  StorageOptionsByScheme storage_options;
   // Stream tuning: bytes per ranged read (one request), reads in flight, and bytes a read holds
   // at a time (a longer read streams through a ring of that size). A stream's memory stays under
   // readahead x min(part_size, read_window) whatever the part size. Long requests are the

@@ -176,8 +176,8 @@ def _open_stream(info, start, stop, storage_options, stream_class=DataStream):
     obj = _quarry.Partition.whole_object(info.uri, info.size, info.etag)
     stop = info.size if stop is None else min(stop, info.size)
     start = min(start, stop)
-    return stream_class(_quarry.Stream(obj, _AS_STORED, _options_for(obj.scheme, storage_options),
-                                       (start, stop)), info.uri)
+    own = {obj.scheme: _options_for(obj.scheme, storage_options)}
+    return stream_class(_quarry.Stream(obj, _AS_STORED, own, (start, stop)), info.uri)
 
 
 _AS_STORED = _quarry.PlanOptions({"decompress": False})  # a byte range reads bytes as stored
@@ -236,19 +236,18 @@ class Plan:
 
     def __iter__(self):
         self.list_pages = 0
-        for uri in self.inputs:
-            scheme = _scheme_of(uri)
-            native = _quarry.Plan([uri], self._native_options, self.storage_options[scheme])
-            # A partition carries the credentials of its own scheme only.
-            own = _Secret({scheme: self.storage_options[scheme]})
-            pages_before = self.list_pages
-            while True:
-                batch = native.next(256)
-                self.list_pages = pages_before + native.list_pages
-                if not batch:
-                    break
-                for native_partition in batch:
-                    yield Partition(native_partition, self._native_options, own)
+        # One native plan over every input; each is listed with its own scheme's options.
+        native = _quarry.Plan(self.inputs, self._native_options, dict(self.storage_options))
+        # A partition carries the credentials of its own scheme only.
+        own = {s: _Secret({s: options}) for s, options in self.storage_options.items()}
+        while True:
+            batch = native.next(256)
+            self.list_pages = native.list_pages
+            if not batch:
+                break
+            for native_partition in batch:
+                yield Partition(native_partition, self._native_options,
+                                own[native_partition.scheme])
 
     def partitions(self):
         return list(self)

@@ -210,7 +210,7 @@ def _byte_stream(p, start=0, stop=None):
     from . import _quarry
     from ._api import _AS_STORED
     stop = p.size if stop is None else min(stop, p.size)
-    return DataStream(_quarry.Stream(p._native, _AS_STORED, p._storage_options.get(p.scheme, {}),
+    return DataStream(_quarry.Stream(p._native, _AS_STORED, p._storage_options,
                                      (min(start, stop), stop)), p.uri)
 
 

@@ -186,8 +186,7 @@ class Partition:
         return hash((self.uri, self.part, self.etag))
 
     def _open_native(self):
-        return _quarry.Stream(self._native, self._options,
-                              self._storage_options.get(self.scheme, {}))
+        return _quarry.Stream(self._native, self._options, self._storage_options)
 
     def _take_native(self):
         """The stream opened ahead if there is one (its failure is raised here, where the data

@@ -50,3 +50,22 @@ def test_one_job_reads_s3_gs_and_az_together(three_clouds):
         counted = quarry.map(lambda obj: sum(1 for _ in obj.lines()), three_clouds,
                              chunk_size=7000, newline=b"\n", executor=executor)
         assert sum(counted) == 3 * 3 * 2000, executor
+
+
+def test_one_native_plan_lists_every_cloud_with_its_own_options(three_clouds):
+    # The engine's plan takes the options of every scheme at once, keyed by scheme: one plan
+    # over the three inputs, each listed and read with its own cloud's options.
+    from quarry import _quarry
+    plan = quarry.plan(three_clouds)
+    native = _quarry.Plan(plan.inputs, plan._native_options, dict(plan.storage_options))
+    parts = native.next(100)
+    assert [p.scheme for p in parts] == ["s3"] * 3 + ["gs"] * 3 + ["az"] * 3
+    assert native.list_pages == 3
+    # A wrong endpoint for gs alone: the s3 input still lists, the gs input fails naming it.
+    wrong = dict(plan.storage_options, gs={"endpoint": "http://127.0.0.1:9", "max_attempts": "1"})
+    native = _quarry.Plan(plan.inputs, plan._native_options, wrong)
+    assert [p.scheme for p in native.next(3)] == ["s3"] * 3
+    with pytest.raises(quarry.QuarryError, match="127.0.0.1:9"):
+        native.next(3)
+    # The Python plan is that one native plan: its pages count across the inputs.
+    assert len(list(plan)) == 9 and plan.list_pages == 3

@@ -57,6 +57,13 @@ ConfigEnvironment ConfigEnvironment::Process() {
   return env;
 }
 
+const StorageOptions& StorageOptionsOf(const StorageOptionsByScheme& by_scheme,
+                                       std::string_view scheme) {
+  static const StorageOptions kNone;
+  auto found = by_scheme.find(scheme);
+  return found == by_scheme.end() ? kNone : found->second;
+}
+
 bool IsSecretKey(std::string_view key) {
   for (std::string_view word : {"secret", "token", "password", "sas", "connection_string"}) {
     if (key.find(word) != std::string_view::npos) return true;

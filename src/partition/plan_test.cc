@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "quarry/data_stream.h"
 #include "quarry/registry.h"
 #include "storage/test_stores.h"
 
@@ -177,6 +179,64 @@ TEST_F(PlanInputsTest, PartitionsComeWhileListing) {
   EXPECT_EQ(plan->list_pages(), 1u);
   EXPECT_EQ(plan->All()->size(), 2499u);
   EXPECT_EQ(plan->list_pages(), 3u);
+}
+
+// One plan over inputs of two clouds reads each with the storage options of its own scheme: a
+// wrong endpoint given for gs leaves the s3 input and its partitions' streams untouched, and
+// fails the gs input, naming that endpoint.
+TEST(PlanAcrossCloudsTest, EachInputIsReadWithTheOptionsOfItsScheme) {
+  if (std::getenv("QUARRY_TEST_S3") == nullptr || std::getenv("QUARRY_TEST_GS") == nullptr) {
+    GTEST_SKIP() << "set QUARRY_TEST_S3=1 and QUARRY_TEST_GS=1 with the servers running "
+                    "(scripts/test-servers start)";
+  }
+  auto s3 = testing_util::MakeTestBucket("s3");
+  ASSERT_TRUE(s3.ok()) << s3.status().ToString();
+  auto gs = testing_util::MakeTestBucket("gs");
+  ASSERT_TRUE(gs.ok()) << gs.status().ToString();
+  ASSERT_TRUE(s3->store->Put(s3->bucket, "in/a.txt", "from s3\n").ok());
+  ASSERT_TRUE(gs->store->Put(gs->bucket, "in/b.txt", "from gs\n").ok());
+  const std::vector<std::string> inputs = {"s3://" + s3->bucket + "/in/",
+                                           "gs://" + gs->bucket + "/in/"};
+  auto read_all = [](const Partition& p) -> std::string {
+    auto stream = p.Open();
+    if (!stream.ok()) return "error: " + stream.status().ToString();
+    std::string out;
+    while (true) {
+      auto chunk = (*stream)->ReadChunk();
+      if (!chunk.ok()) return "error: " + chunk.status().ToString();
+      if (chunk->empty()) return out;
+      out.append(chunk->data(), chunk->size());
+    }
+  };
+
+  PlanOptions both;
+  both.storage_options = {{"s3", testing_util::SmallPartOptions()},
+                          {"gs", testing_util::SmallPartOptions()}};
+  auto plan = Plan::Build(inputs, both);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  auto parts = plan->All();
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_EQ(parts->size(), 2u);
+  EXPECT_EQ((*parts)[0].uri, "s3://" + s3->bucket + "/in/a.txt");
+  EXPECT_EQ((*parts)[1].uri, "gs://" + gs->bucket + "/in/b.txt");
+  EXPECT_EQ(read_all((*parts)[0]), "from s3\n");
+  EXPECT_EQ(read_all((*parts)[1]), "from gs\n");
+
+  PlanOptions wrong_gs = both;
+  wrong_gs.storage_options["gs"] = {{"endpoint", "http://127.0.0.1:9"}, {"max_attempts", "1"}};
+  auto mixed = Plan::Build(inputs, wrong_gs);
+  ASSERT_TRUE(mixed.ok()) << mixed.status().ToString();
+  Partition first;
+  ASSERT_TRUE(*mixed->Next(&first));
+  EXPECT_EQ(read_all(first), "from s3\n");
+  Partition second;
+  auto failed = mixed->Next(&second);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().ToString().find("127.0.0.1:9"), std::string::npos)
+      << failed.status().ToString();
+
+  testing_util::DropTestBucket(*s3);
+  testing_util::DropTestBucket(*gs);
 }
 
 }  // namespace

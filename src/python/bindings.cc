@@ -270,8 +270,8 @@ PlanOptions PlanOptionsFromState(const PlanOptionsState& s) {
   return o;
 }
 
-// `options` with the storage options of the scheme a plan or stream reads.
-PlanOptions WithStorage(PlanOptions options, StorageOptions storage) {
+// `options` with the storage options, keyed by scheme, of the schemes a plan or stream reads.
+PlanOptions WithStorage(PlanOptions options, StorageOptionsByScheme storage) {
   options.storage_options = std::move(storage);
   return options;
 }
@@ -326,8 +326,10 @@ std::shared_ptr<ObjectStore> StoreOf(const Partition& p, const StorageOptions& o
 
 class PyPlan {
  public:
+  // One plan over every input, whichever their schemes: each is read with the options of its
+  // own scheme in `storage_options`.
   PyPlan(const std::vector<std::string>& inputs, const PlanOptions& options,
-         const StorageOptions& storage_options)
+         const StorageOptionsByScheme& storage_options)
       : plan_(Unwrap(Plan::Build(inputs, WithStorage(options, storage_options)))) {}
 
   // Up to `n` more partitions (fewer only at the end).
@@ -369,13 +371,14 @@ class PyStream {
   // With `byte_range`, bytes [start, stop) of the object as stored (quarry.open), else the
   // partition's data.
   PyStream(const Partition& partition, const PlanOptions& options,
-           const StorageOptions& storage_options,
+           const StorageOptionsByScheme& storage_options,
            std::optional<std::pair<uint64_t, uint64_t>> byte_range) {
     Partition p = partition;
     p.options = WithStorage(options, storage_options);
     p.newline = p.options.newline;
     p.header = p.options.header;
-    std::shared_ptr<ObjectStore> store = StoreOf(p, p.options.storage_options);
+    std::shared_ptr<ObjectStore> store =
+        StoreOf(p, StorageOptionsOf(p.options.storage_options, p.scheme));
     nb::gil_scoped_release release;
     stream_ = Unwrap(byte_range
                          ? OpenByteRange(std::move(store), p, byte_range->first, byte_range->second)
@@ -625,12 +628,11 @@ nb::object GetObject(const std::string& uri, const StorageOptions& options, nb::
 std::pair<nb::bytes, nb::object> ReadRangesOf(
     const std::vector<const Partition*>& partitions,
     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
-    const std::map<std::string, StorageOptions>& storage_options, int concurrency) {
+    const StorageOptionsByScheme& storage_options, int concurrency) {
   if (partitions.size() != ranges.size()) {
     Raise(InvalidArgument("read_ranges: " + std::to_string(partitions.size()) + " partitions and " +
                           std::to_string(ranges.size()) + " ranges: give one range per partition"));
   }
-  const StorageOptions no_options;
   std::vector<std::shared_ptr<ObjectStore>> stores;
   std::vector<int64_t> offsets(1, 0);
   for (size_t i = 0; i < partitions.size(); ++i) {
@@ -641,8 +643,7 @@ std::pair<nb::bytes, nb::object> ReadRangesOf(
                             ") is not a range of " + p.uri + " (" + std::to_string(p.size) +
                             " bytes)"));
     }
-    auto found = storage_options.find(p.scheme);
-    stores.push_back(StoreOf(p, found == storage_options.end() ? no_options : found->second));
+    stores.push_back(StoreOf(p, StorageOptionsOf(storage_options, p.scheme)));
     offsets.push_back(offsets.back() + static_cast<int64_t>(stop - start));
   }
   PyObject* data = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(offsets.back()));
@@ -1003,7 +1004,8 @@ NB_MODULE(_quarry, m) {
       .def("next_page", &PyLister::NextPage);
 
   nb::class_<PyPlan>(m, "Plan")
-      .def(nb::init<const std::vector<std::string>&, const PlanOptions&, const StorageOptions&>(),
+      .def(nb::init<const std::vector<std::string>&, const PlanOptions&,
+                    const StorageOptionsByScheme&>(),
            "inputs"_a, "options"_a, "storage_options"_a)
       .def("next", &PyPlan::Next, "n"_a)
       .def_prop_ro("list_pages", &PyPlan::list_pages);
@@ -1037,7 +1039,7 @@ NB_MODULE(_quarry, m) {
       });
 
   nb::class_<PyStream>(m, "Stream")
-      .def(nb::init<const Partition&, const PlanOptions&, const StorageOptions&,
+      .def(nb::init<const Partition&, const PlanOptions&, const StorageOptionsByScheme&,
                     std::optional<std::pair<uint64_t, uint64_t>>>(),
            "partition"_a, "options"_a, "storage_options"_a, "byte_range"_a = nb::none())
       .def("readinto", &PyStream::ReadInto, "buffer"_a)
