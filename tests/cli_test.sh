@@ -78,6 +78,60 @@ expect_error "bad separator" 2 "newline separator \"aa\" is not usable" "$Q" pla
 expect_error "part out of range" 2 "has 5 partitions" "$Q" cat --chunk-size 8 --part 9 "$work/t.csv"
 expect_error "plan matches nothing" 1 "matched no object" "$Q" plan "$work/src/*.parquet"
 
+# --- what every cloud serves alike, checked the same way for each ---
+# check_reads LABEL URI: stat, cat and a range of URI, a copy of $work/src/a.bin.
+check_reads() {
+  local label=$1 uri=$2
+  expect_ok "$label stat" "$Q" stat --json "$uri"
+  grep -q '"size":100000' "$work/out" && ok || fail "$label stat size: $(cat "$work/out")"
+  expect_ok "$label cat" "$Q" cat "$uri"
+  expect_same "$label cat bytes" "$work/out" "$work/src/a.bin"
+  expect_ok "$label cat range" "$Q" cat --range 1000-1999 "$uri"
+  cmp -s "$work/out" <(tail -c +1001 "$work/src/a.bin" | head -c 1000) && ok || fail "$label cat --range bytes"
+}
+
+# check_round_trips LABEL FILE DIR: FILE up to DIR/big/big.bin and back (parallel ranged reads,
+# a multipart upload), copied to DIR/copy/ within the cloud, $work/src up to DIR/tree/ and back
+# with cp -r; then, when S3 runs, to a bucket of S3 and back, and a tree copied from it.
+check_round_trips() {
+  local label=$1 file=$2 dir=$3
+  expect_ok "$label cp big up" "$Q" cp "$file" "$dir/big/big.bin"
+  expect_ok "$label cp big down" "$Q" cp "$dir/big/big.bin" "$work/$label.back"
+  expect_same "$label big round trip" "$file" "$work/$label.back"
+  expect_ok "$label cp within the cloud" "$Q" cp "$dir/big/big.bin" "$dir/copy/big.bin"
+  expect_ok "$label cat copy" "$Q" cat "$dir/copy/big.bin"
+  expect_same "$label copy within the cloud" "$work/out" "$file"
+  expect_ok "$label cp -r up" "$Q" cp -r "$work/src" "$dir/tree"
+  expect_ok "$label cp -r down" "$Q" cp -r "$dir/tree/" "$work/$label.tree"
+  expect_same "$label cp -r a.bin" "$work/$label.tree/a.bin" "$work/src/a.bin"
+  expect_same "$label cp -r sub/b.txt" "$work/$label.tree/sub/b.txt" "$work/src/sub/b.txt"
+  [ "${QUARRY_TEST_S3:-}" = 1 ] || return 0
+  local s="quarry-cli-$label-s3-$$-$RANDOM"
+  expect_ok "mb s3 for $label" "$Q" mb "s3://$s"
+  expect_ok "cp $label->s3" "$Q" cp "$dir/big/big.bin" "s3://$s/from-$label.bin"
+  expect_ok "cp s3->$label" "$Q" cp "s3://$s/from-$label.bin" "$dir/from-s3/big.bin"
+  expect_ok "$label cat after the s3 round trip" "$Q" cat "$dir/from-s3/big.bin"
+  expect_same "$label->s3->$label" "$work/out" "$file"
+  expect_ok "cp -r s3->$label" "$Q" cp -r "s3://$s/" "$dir/tree3/"
+  expect_ok "ls the s3->$label tree" "$Q" ls -r "$dir/tree3/"
+  grep -q " tree3/from-$label.bin\$" "$work/out" && ok || fail "cp -r s3->$label: $(cat "$work/out")"
+  expect_ok "rb s3 for $label" "$Q" rb --force "s3://$s"
+}
+
+# check_csv_parts LABEL DIR: $work/t.csv at DIR/csv/t.csv planned in 3 chunks by a glob; its
+# line-aligned parts concatenate to it.
+check_csv_parts() {
+  local label=$1 dir=$2
+  expect_ok "$label cp csv" "$Q" cp "$work/t.csv" "$dir/csv/t.csv"
+  expect_ok "$label plan glob" "$Q" plan --chunk-number 3 --json "$dir/csv/*.csv"
+  [ "$(wc -l <"$work/out")" -eq 3 ] && ok || fail "$label plan --chunk-number 3: $(cat "$work/out")"
+  : >"$work/$label.joined"
+  for k in 0 1 2; do
+    "$Q" cat --chunk-number 3 --lines --part $k "$dir/csv/t.csv" >>"$work/$label.joined"
+  done
+  expect_same "$label parts concatenate to the object" "$work/$label.joined" "$work/t.csv"
+}
+
 if [ "${QUARRY_TEST_S3:-}" != 1 ]; then
   echo "S3 part skipped: QUARRY_TEST_S3 is not 1 (start scripts/test-servers)"
 else
@@ -97,30 +151,11 @@ else
   grep -q "\"uri\":\"s3://$b/\"" "$work/out" && ok || fail "ls --json s3://: $(cat "$work/out")"
   expect_ok "ls non-recursive" "$Q" ls "s3://$b/"
   grep -q "PRE data/" "$work/out" && ok || fail "ls shows PRE data/: $(cat "$work/out")"
-  expect_ok "stat" "$Q" stat --json "s3://$b/data/a.bin"
-  grep -q '"size":100000' "$work/out" && ok || fail "stat size: $(cat "$work/out")"
-  expect_ok "cat" "$Q" cat "s3://$b/data/a.bin"
-  expect_same "cat bytes" "$work/out" "$work/src/a.bin"
-  expect_ok "cat range" "$Q" cat --range 1000-1999 "s3://$b/data/a.bin"
-  cmp -s "$work/out" <(tail -c +1001 "$work/src/a.bin" | head -c 1000) && ok || fail "cat --range bytes"
+  check_reads s3 "s3://$b/data/a.bin"
   # 40 MiB: parallel ranged reads and a multipart upload.
   head -c $((40 << 20)) /dev/urandom >"$work/big.bin"
-  expect_ok "cp big up" "$Q" cp "$work/big.bin" "s3://$b/big/big.bin"
-  expect_ok "cp big down" "$Q" cp "s3://$b/big/big.bin" "$work/big.back"
-  expect_same "big round trip" "$work/big.bin" "$work/big.back"
-  expect_ok "cp s3->s3" "$Q" cp "s3://$b/big/big.bin" "s3://$b/copy/big.bin"
-  expect_ok "cat copy" "$Q" cat "s3://$b/copy/big.bin"
-  expect_same "s3->s3 copy" "$work/out" "$work/big.bin"
-  expect_ok "cp -r up" "$Q" cp -r "$work/src" "s3://$b/tree"
-  expect_ok "cp -r down" "$Q" cp -r "s3://$b/tree/" "$work/tree"
-  expect_same "cp -r a.bin" "$work/tree/a.bin" "$work/src/a.bin"
-  expect_same "cp -r sub/b.txt" "$work/tree/sub/b.txt" "$work/src/sub/b.txt"
-  expect_ok "cp csv" "$Q" cp "$work/t.csv" "s3://$b/csv/t.csv"
-  expect_ok "plan s3 glob" "$Q" plan --chunk-number 3 --json "s3://$b/csv/*.csv"
-  [ "$(wc -l <"$work/out")" -eq 3 ] && ok || fail "plan --chunk-number 3: $(cat "$work/out")"
-  : >"$work/joined"
-  for k in 0 1 2; do "$Q" cat --chunk-number 3 --lines --part $k "s3://$b/csv/t.csv" >>"$work/joined"; done
-  expect_same "s3 parts concatenate to the object" "$work/joined" "$work/t.csv"
+  check_round_trips s3 "$work/big.bin" "s3://$b"
+  check_csv_parts s3 "s3://$b"
   expect_ok "rm" "$Q" rm "s3://$b/data/a.bin"
   expect_error "stat removed" 1 "no object with key 'data/a.bin' in bucket '$b'" "$Q" stat "s3://$b/data/a.bin"
   expect_ok "rm -r" "$Q" rm -r "s3://$b/tree/"
@@ -328,42 +363,11 @@ else
   grep -qE "^20[0-9-]+ [0-9:]+ $g\$" "$work/out" && ok || fail "ls gs:// lists $g: $(cat "$work/out")"
   expect_ok "gs ls non-recursive" "$Q" ls "gs://$g/"
   grep -q "PRE data/" "$work/out" && ok || fail "gs ls shows PRE data/: $(cat "$work/out")"
-  expect_ok "gs stat" "$Q" stat --json "gs://$g/data/a.bin"
-  grep -q '"size":100000' "$work/out" && ok || fail "gs stat size: $(cat "$work/out")"
-  expect_ok "gs cat" "$Q" cat "gs://$g/data/a.bin"
-  expect_same "gs cat bytes" "$work/out" "$work/src/a.bin"
-  expect_ok "gs cat range" "$Q" cat --range 1000-1999 "gs://$g/data/a.bin"
-  cmp -s "$work/out" <(tail -c +1001 "$work/src/a.bin" | head -c 1000) && ok || fail "gs cat --range bytes"
+  check_reads gs "gs://$g/data/a.bin"
   # 40 MiB: a resumable upload of several chunks, parallel ranged reads.
   [ -f "$work/big.bin" ] || head -c $((40 << 20)) /dev/urandom >"$work/big.bin"
-  expect_ok "gs cp big up" "$Q" cp "$work/big.bin" "gs://$g/big/big.bin"
-  expect_ok "gs cp big down" "$Q" cp "gs://$g/big/big.bin" "$work/big.gs"
-  expect_same "gs big round trip" "$work/big.bin" "$work/big.gs"
-  expect_ok "gs cp gs->gs" "$Q" cp "gs://$g/big/big.bin" "gs://$g/copy/big.bin"
-  expect_ok "gs cat copy" "$Q" cat "gs://$g/copy/big.bin"
-  expect_same "gs->gs copy" "$work/out" "$work/big.bin"
-  if [ "${QUARRY_TEST_S3:-}" = 1 ]; then
-    s="quarry-cli-gs3-$$-$RANDOM"
-    expect_ok "mb s3 for gs" "$Q" mb "s3://$s"
-    expect_ok "cp gs->s3" "$Q" cp "gs://$g/big/big.bin" "s3://$s/from-gs.bin"
-    expect_ok "cp s3->gs" "$Q" cp "s3://$s/from-gs.bin" "gs://$g/from-s3.bin"
-    expect_ok "cat s3->gs copy" "$Q" cat "gs://$g/from-s3.bin"
-    expect_same "gs->s3->gs round trip" "$work/out" "$work/big.bin"
-    expect_ok "cp -r s3->gs" "$Q" cp -r "s3://$s/" "gs://$g/tree3/"
-    expect_ok "ls the s3->gs tree" "$Q" ls -r "gs://$g/tree3/"
-    grep -q " tree3/from-gs.bin\$" "$work/out" && ok || fail "cp -r s3->gs: $(cat "$work/out")"
-    expect_ok "rb s3 for gs" "$Q" rb --force "s3://$s"
-  fi
-  expect_ok "gs cp -r up" "$Q" cp -r "$work/src" "gs://$g/tree"
-  expect_ok "gs cp -r down" "$Q" cp -r "gs://$g/tree/" "$work/gtree"
-  expect_same "gs cp -r a.bin" "$work/gtree/a.bin" "$work/src/a.bin"
-  expect_same "gs cp -r sub/b.txt" "$work/gtree/sub/b.txt" "$work/src/sub/b.txt"
-  expect_ok "gs cp csv" "$Q" cp "$work/t.csv" "gs://$g/csv/t.csv"
-  expect_ok "gs plan glob" "$Q" plan --chunk-number 3 --json "gs://$g/csv/*.csv"
-  [ "$(wc -l <"$work/out")" -eq 3 ] && ok || fail "gs plan --chunk-number 3: $(cat "$work/out")"
-  : >"$work/joined"
-  for k in 0 1 2; do "$Q" cat --chunk-number 3 --lines --part $k "gs://$g/csv/t.csv" >>"$work/joined"; done
-  expect_same "gs parts concatenate to the object" "$work/joined" "$work/t.csv"
+  check_round_trips gs "$work/big.bin" "gs://$g"
+  check_csv_parts gs "gs://$g"
   expect_ok "gs rm" "$Q" rm "gs://$g/data/a.bin"
   expect_error "gs stat removed" 1 "no object with key 'data/a.bin' in bucket '$g'" "$Q" stat "gs://$g/data/a.bin"
   expect_ok "gs rm -r" "$Q" rm -r "gs://$g/tree/"
@@ -390,32 +394,11 @@ else
     && grep -q '"size":100000' "$work/out" && ok || fail "az ls -r --json: $(cat "$work/out")"
   expect_ok "az ls containers" "$Q" ls az://
   grep -qE " $c\$" "$work/out" && ok || fail "ls az:// lists $c: $(cat "$work/out")"
-  expect_ok "az stat" "$Q" stat --json "az://$c/data/a b+%41.bin"
-  grep -q '"size":100000' "$work/out" && ok || fail "az stat size: $(cat "$work/out")"
-  expect_ok "az cat" "$Q" cat "az://$c/data/a b+%41.bin"
-  expect_same "az cat bytes" "$work/out" "$work/src/a.bin"
-  expect_ok "az cat range" "$Q" cat --range 1000-1999 "az://$c/data/a b+%41.bin"
-  cmp -s "$work/out" <(tail -c +1001 "$work/src/a.bin" | head -c 1000) && ok || fail "az cat --range"
+  check_reads az "az://$c/data/a b+%41.bin"
   # 24 MiB: parallel ranged reads and a block upload.
   head -c $((24 << 20)) /dev/urandom >"$work/azbig.bin"
-  expect_ok "az cp big up" "$Q" cp "$work/azbig.bin" "az://$c/big/big.bin"
-  expect_ok "az cp big down" "$Q" cp "az://$c/big/big.bin" "$work/azbig.back"
-  expect_same "az big round trip" "$work/azbig.bin" "$work/azbig.back"
-  if [ "${QUARRY_TEST_S3:-}" = 1 ]; then
-    sb="quarry-cli-azs3-$$-$RANDOM"
-    expect_ok "s3 mb for az" "$Q" mb "s3://$sb"
-    expect_ok "cp az->s3" "$Q" cp "az://$c/big/big.bin" "s3://$sb/from-az.bin"
-    expect_ok "cp s3->az" "$Q" cp "s3://$sb/from-az.bin" "az://$c/from-s3/big.bin"
-    expect_ok "az cat after s3 round trip" "$Q" cat "az://$c/from-s3/big.bin"
-    expect_same "az->s3->az" "$work/out" "$work/azbig.bin"
-    expect_ok "s3 rb for az" "$Q" rb --force "s3://$sb"
-  fi
-  expect_ok "az cp csv" "$Q" cp "$work/t.csv" "az://$c/csv/t.csv"
-  expect_ok "az plan glob" "$Q" plan --chunk-number 3 --json "az://$c/csv/*.csv"
-  [ "$(wc -l <"$work/out")" -eq 3 ] && ok || fail "az plan --chunk-number 3: $(cat "$work/out")"
-  : >"$work/azjoined"
-  for k in 0 1 2; do "$Q" cat --chunk-number 3 --lines --part $k "az://$c/csv/t.csv" >>"$work/azjoined"; done
-  expect_same "az parts concatenate to the blob" "$work/azjoined" "$work/t.csv"
+  check_round_trips az "$work/azbig.bin" "az://$c"
+  check_csv_parts az "az://$c"
   expect_ok "az presign" "$Q" presign --expires 300 "az://$c/data/a b+%41.bin"
   if command -v curl >/dev/null; then
     curl -sf -o "$work/presigned" "$(cat "$work/out")" && cmp -s "$work/presigned" "$work/src/a.bin" \

@@ -9,58 +9,40 @@ package's own policy (not Quarry's signer) and forwards it.
 """
 
 import threading
-import time
 import urllib.parse
 
 from azure.core.pipeline import PipelineContext, PipelineRequest
 from azure.core.rest import HttpRequest
 from azure.storage.blob._shared.authentication import SharedKeyCredentialPolicy
 
-from iam_servers import _Handler, _Loopback, _Upstream
+from iam_servers import _Handler, _Loopback, _TokenIssuer, _Upstream
 
 
-class AdTokenServer(_Loopback):
+class AdTokenServer(_TokenIssuer):
     def __init__(self, tenant, client_id, good_secret, ttl_seconds=3600):
+        super().__init__("ad-token", ttl_seconds)
         self.tenant, self.client_id, self.good_secret = tenant, client_id, good_secret
-        self.ttl = ttl_seconds
-        self.requests = 0
-        self.issued = {}  # token -> expiry (epoch seconds)
-        self._lock = threading.Lock()
         outer = self
 
         class Handler(_Handler):
             def do_POST(self):
                 form = self._form()
-                with outer._lock:
-                    outer.requests += 1
-                    n = outer.requests
+                n = outer._count_request()
                 field = lambda k: form.get(k, [""])[0]  # noqa: E731
                 if (self.path != f"/{outer.tenant}/oauth2/v2.0/token"
                         or field("grant_type") != "client_credentials"
                         or field("scope") != "https://storage.azure.com/.default"
                         or field("client_id") != outer.client_id
                         or field("client_secret") != outer.good_secret):
-                    self._reply(401, {"error": "invalid_client",
-                                      "error_description": "AADSTS7000215: Invalid client "
-                                                           "secret provided."})
+                    self._json(401, {"error": "invalid_client",
+                                     "error_description": "AADSTS7000215: Invalid client "
+                                                          "secret provided."})
                     return
-                now = int(time.time())
-                token = f"ad-token-{n}-{now}"
-                with outer._lock:
-                    outer.issued[token] = now + outer.ttl
-                self._reply(200, {"token_type": "Bearer", "expires_in": outer.ttl,
-                                  "access_token": token})
-
-            def _reply(self, status, obj):
-                import json
-                self._send(status, json.dumps(obj).encode(), {"Content-Type": "application/json"})
+                token, _ = outer._issue(n)
+                self._json(200, {"token_type": "Bearer", "expires_in": outer.ttl,
+                                 "access_token": token})
 
         self.url = self._start(Handler)  # the authority host
-
-    def valid(self, token):
-        with self._lock:
-            exp = self.issued.get(token)
-        return exp is not None and time.time() < exp
 
 
 class BearerBlobFront(_Loopback):
@@ -98,17 +80,9 @@ class BearerBlobFront(_Loopback):
                 url = f"{target.scheme}://{target.netloc}{self.path}"
                 req = HttpRequest(self.command, url, headers=headers, content=body or None)
                 policy.on_request(PipelineRequest(req, PipelineContext(None)))
-                conn = upstream.get()
-                conn.request(self.command, self.path, body=body or None, headers=dict(req.headers))
-                resp = conn.getresponse()
-                data = resp.read()
-                keep = {k: v for k, v in resp.getheaders()
-                        if k.lower().startswith("x-ms-") or k.lower() in (
-                            "etag", "last-modified", "content-range", "content-type",
-                            "content-encoding")}
-                if self.command == "HEAD":
-                    keep["Content-Length"] = resp.getheader("Content-Length", "0")
-                self._send(resp.status, data, keep)
+                self._relay(upstream, dict(req.headers), body, lambda name: name.startswith(
+                    "x-ms-") or name in ("etag", "last-modified", "content-range",
+                                         "content-type", "content-encoding"))
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 

@@ -62,6 +62,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _json(self, status, obj):
+        self._send(status, json.dumps(obj).encode(), {"Content-Type": "application/json"})
+
+    def _relay(self, upstream, headers, body, keep):
+        """Sends the request on to `upstream` with `headers` (signed for it) and passes its
+        reply back with the reply headers whose lower-case names `keep` accepts."""
+        conn = upstream.get()
+        # The path was signed as the client sent it: forward it unchanged.
+        conn.request(self.command, self.path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        kept = {k: v for k, v in resp.getheaders() if keep(k.lower())}
+        if self.command == "HEAD":
+            kept["Content-Length"] = resp.getheader("Content-Length", "0")
+        self._send(resp.status, data, kept)
+
 
 class _Upstream:
     """Kept-alive connections to a server behind a stand-in: one per handler thread."""
@@ -97,43 +113,56 @@ class _Loopback:
         self._server.server_close()
 
 
-class TokenServer(_Loopback):
-    def __init__(self, good_key, ttl_seconds=3600):
-        self.good_key = good_key
+class _TokenIssuer(_Loopback):
+    """The books of a token endpoint: the requests it had, the expiring tokens it issued."""
+
+    def __init__(self, stem, ttl_seconds):
         self.ttl = ttl_seconds
         self.requests = 0
         self.issued = {}  # token -> expiry (epoch seconds)
+        self._stem = stem
         self._lock = threading.Lock()
-        outer = self
 
-        class Handler(_Handler):
-            def do_POST(self):
-                form = self._form()
-                with outer._lock:
-                    outer.requests += 1
-                    n = outer.requests
-                grant = form.get("grant_type", [""])[0]
-                if (grant != "urn:ibm:params:oauth:grant-type:apikey"
-                        or form.get("apikey", [""])[0] != outer.good_key):
-                    self._reply(400, {"errorCode": "BXNIM0415E",
-                                      "errorMessage": "Provided API key could not be found."})
-                    return
-                now = int(time.time())
-                token = f"iam-token-{n}-{now}"
-                with outer._lock:
-                    outer.issued[token] = now + outer.ttl
-                self._reply(200, {"access_token": token, "token_type": "Bearer",
-                                  "expires_in": outer.ttl, "expiration": now + outer.ttl})
+    def _count_request(self):
+        with self._lock:
+            self.requests += 1
+            return self.requests
 
-            def _reply(self, status, obj):
-                self._send(status, json.dumps(obj).encode(), {"Content-Type": "application/json"})
-
-        self.url = self._start(Handler) + "/identity/token"
+    def _issue(self, n):
+        """A new token for request `n`, valid for ttl seconds, and the time it was issued."""
+        now = int(time.time())
+        token = f"{self._stem}-{n}-{now}"
+        with self._lock:
+            self.issued[token] = now + self.ttl
+        return token, now
 
     def valid(self, token):
         with self._lock:
             exp = self.issued.get(token)
         return exp is not None and time.time() < exp
+
+
+class TokenServer(_TokenIssuer):
+    def __init__(self, good_key, ttl_seconds=3600):
+        super().__init__("iam-token", ttl_seconds)
+        self.good_key = good_key
+        outer = self
+
+        class Handler(_Handler):
+            def do_POST(self):
+                form = self._form()
+                n = outer._count_request()
+                grant = form.get("grant_type", [""])[0]
+                if (grant != "urn:ibm:params:oauth:grant-type:apikey"
+                        or form.get("apikey", [""])[0] != outer.good_key):
+                    self._json(400, {"errorCode": "BXNIM0415E",
+                                     "errorMessage": "Provided API key could not be found."})
+                    return
+                token, now = outer._issue(n)
+                self._json(200, {"access_token": token, "token_type": "Bearer",
+                                 "expires_in": outer.ttl, "expiration": now + outer.ttl})
+
+        self.url = self._start(Handler) + "/identity/token"
 
 
 class BearerFront(_Loopback):
@@ -170,17 +199,8 @@ class BearerFront(_Loopback):
                 headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
                 req = AWSRequest(method=self.command, url=url, data=body, headers=headers)
                 SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
-                conn = upstream.get()
-                # The path was signed as the client sent it: forward it unchanged.
-                conn.request(self.command, self.path, body=body or None,
-                             headers=dict(req.headers.items()))
-                resp = conn.getresponse()
-                data = resp.read()
-                keep = {k: v for k, v in resp.getheaders()
-                        if k.lower() in ("etag", "last-modified", "content-range", "content-type")}
-                if self.command == "HEAD":
-                    keep["Content-Length"] = resp.getheader("Content-Length", "0")
-                self._send(resp.status, data, keep)
+                self._relay(upstream, dict(req.headers.items()), body, lambda name: name in (
+                    "etag", "last-modified", "content-range", "content-type"))
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 

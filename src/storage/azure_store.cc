@@ -21,6 +21,7 @@
 #include "storage/bounded_body.h"
 #include "storage/failed_reply.h"
 #include "storage/part_writer.h"
+#include "storage/reply_headers.h"
 #include "storage/s3_xml.h"
 #include "storage/store_options.h"
 
@@ -73,25 +74,6 @@ std::string NameOf(const pugi::xml_node& node) {
 
 // The first line of an error message (the service appends RequestId and Time lines).
 std::string FirstLine(std::string_view s) { return std::string(s.substr(0, s.find('\n'))); }
-
-// What a HEAD's or GET's response headers say about the blob; the size from Content-Range's
-// total when the reply is partial, else from Content-Length.
-ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& head) {
-  ObjectInfo info;
-  info.key = std::string(key);
-  info.etag = StripQuotes(head.Header("etag"));
-  info.last_modified = RfcDateToIso(head.Header("last-modified"));
-  info.content_type = std::string(head.Header("content-type"));
-  info.content_encoding = std::string(head.Header("content-encoding"));
-  std::string_view range = head.Header("content-range");  // "bytes 0-99/12345"
-  if (auto slash = range.rfind('/'); slash != std::string_view::npos) {
-    std::from_chars(range.data() + slash + 1, range.data() + range.size(), info.size);
-  } else {
-    auto len = head.Header("content-length");
-    std::from_chars(len.data(), len.data() + len.size(), info.size);
-  }
-  return info;
-}
 
 // The headers that store PutOptions with a blob (on Put Blob and Put Block List alike).
 http::HeaderList MetadataHeaders(const PutOptions& options) {
@@ -192,12 +174,8 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
     QUARRY_RETURN_IF_ERROR(CheckObjectKey(kScheme, container, key));
     if (length == 0) return uint64_t{0};
     http::HeaderList headers;
-    const bool whole = offset == 0 && (length == UINT64_MAX ||
-                                       (options.object_size && length >= *options.object_size));
-    if (!whole) {
-      std::string range = "bytes=" + std::to_string(offset) + "-";
-      if (length != UINT64_MAX) range += std::to_string(offset + length - 1);
-      headers.emplace_back("x-ms-range", std::move(range));
+    if (!ReadsWholeObject(offset, length, options.object_size)) {
+      headers.emplace_back("x-ms-range", ByteRangeHeader(offset, length));
     }
     if (!options.if_match.empty()) headers.emplace_back("If-Match", "\"" + options.if_match + "\"");
     BoundedBody body(
@@ -259,7 +237,7 @@ class AzureStore final : public ObjectStore, public std::enable_shared_from_this
       for (auto c = root.child("Containers").child("Container"); c;
            c = c.next_sibling("Container")) {
         containers.push_back({c.child_value("Name"),
-                              RfcDateToIso(c.child("Properties").child_value("Last-Modified"))});
+                              HttpDateToIso(c.child("Properties").child_value("Last-Modified"))});
       }
       marker = root.child_value("NextMarker");
     } while (!marker.empty());
@@ -538,14 +516,9 @@ class AzureWriter final : public PartWriter {
  public:
   AzureWriter(std::shared_ptr<AzureStore> store, std::string container, std::string key,
               PutOptions options)
-      : PartWriter(store->UriText(container, key),
-                   {.part_size = static_cast<size_t>(store->settings().part_size),
-                    .threshold = std::max<uint64_t>(1, store->settings().multipart_threshold),
-                    .parts_in_flight = 4}),
-        store_(std::move(store)),
-        container_(std::move(container)),
-        key_(std::move(key)),
-        options_(std::move(options)) {
+      : PartWriter(TargetOf("az", std::move(container), std::move(key), std::move(options)),
+                   ShapeOf(store->settings().part_size, store->settings().multipart_threshold, 4)),
+        store_(std::move(store)) {
     // Block ids carry a random nonce: two writers of one key never commit each other's blocks.
     unsigned char nonce[8];
     if (RAND_bytes(nonce, sizeof nonce) != 1) {
@@ -568,10 +541,10 @@ class AzureWriter final : public PartWriter {
   Status UploadPart(size_t index, uint64_t /*offset*/, std::string_view bytes) override {
     QUARRY_ASSIGN_OR_RETURN(
         auto resp,
-        store_->Call("PUT", container_, key_, {{"comp", "block"}, {"blockid", BlockId(index)}}, {},
+        store_->Call("PUT", bucket(), key(), {{"comp", "block"}, {"blockid", BlockId(index)}}, {},
                      bytes, nullptr));
     if (resp.status != 201 && resp.status != 200) {
-      return store_->ErrorFor("upload block of", container_, key_, resp);
+      return store_->ErrorFor("upload block of", bucket(), key(), resp);
     }
     return Status::Ok();
   }
@@ -582,13 +555,12 @@ class AzureWriter final : public PartWriter {
     std::string body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
     for (size_t i = 0; i < parts(); ++i) body += "<Latest>" + BlockId(i) + "</Latest>";
     body += "</BlockList>";
-    http::HeaderList headers = MetadataHeaders(options_);
+    http::HeaderList headers = MetadataHeaders(put_options());
     headers.emplace_back("Content-Type", "application/xml");
-    QUARRY_ASSIGN_OR_RETURN(
-        auto resp,
-        store_->Call("PUT", container_, key_, {{"comp", "blocklist"}}, headers, body, nullptr));
+    QUARRY_ASSIGN_OR_RETURN(auto resp, store_->Call("PUT", bucket(), key(), {{"comp", "blocklist"}},
+                                                    headers, body, nullptr));
     if (resp.status != 201 && resp.status != 200) {
-      return store_->ErrorFor("commit blocks of", container_, key_, resp);
+      return store_->ErrorFor("commit blocks of", bucket(), key(), resp);
     }
     return Status::Ok();
   }
@@ -596,7 +568,7 @@ class AzureWriter final : public PartWriter {
   void AbortUpload() override {}
 
   Status PutWhole(std::string_view bytes) override {
-    return store_->Put(container_, key_, bytes, options_);
+    return store_->Put(bucket(), key(), bytes, put_options());
   }
 
   // The i-th block's id: base64 of the nonce and the index, all of one length as the service
@@ -608,8 +580,6 @@ class AzureWriter final : public PartWriter {
   }
 
   std::shared_ptr<AzureStore> store_;
-  std::string container_, key_;
-  PutOptions options_;
   std::string nonce_;
 };
 
@@ -668,7 +638,7 @@ Result<BlobListPage> ParseBlobList(std::string_view body) {
       info.key = NameOf(node);
       info.size = props.child("Content-Length").text().as_ullong();
       info.etag = StripQuotes(props.child_value("Etag"));
-      info.last_modified = RfcDateToIso(props.child_value("Last-Modified"));
+      info.last_modified = HttpDateToIso(props.child_value("Last-Modified"));
       info.content_type = props.child_value("Content-Type");
       info.content_encoding = props.child_value("Content-Encoding");
       out.page.objects.push_back(std::move(info));
@@ -678,15 +648,6 @@ Result<BlobListPage> ParseBlobList(std::string_view body) {
   }
   out.next_marker = root.child_value("NextMarker");
   return out;
-}
-
-std::string RfcDateToIso(std::string_view date) {
-  std::tm tm{};
-  std::string s(date);
-  if (s.empty() || strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm) == nullptr) return s;
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  return buf;
 }
 
 Result<std::shared_ptr<ObjectStore>> MakeAzureStore(const StorageOptions& options) {

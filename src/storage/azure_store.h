@@ -55,7 +55,4 @@ struct BlobListPage {
 // XML parser's description when the body is not well-formed XML.
 Result<BlobListPage> ParseBlobList(std::string_view body);
 
-// "Wed, 21 Oct 2015 07:28:00 GMT" → "2015-10-21T07:28:00.000Z"; unchanged if unparsable.
-std::string RfcDateToIso(std::string_view date);
-
 }  // namespace quarry

@@ -468,7 +468,8 @@ TEST_P(ConformanceTest, KeysAreNeverChanged) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest, ::testing::Values("mem", "file", "s3", "gs", "az"),
+INSTANTIATE_TEST_SUITE_P(Backends, ConformanceTest,
+                         ::testing::Values("mem", "file", "s3", "gs", "az"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

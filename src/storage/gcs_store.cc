@@ -21,6 +21,7 @@
 #include "storage/bounded_body.h"
 #include "storage/failed_reply.h"
 #include "storage/part_writer.h"
+#include "storage/reply_headers.h"
 #include "storage/store_options.h"
 
 namespace quarry {
@@ -106,16 +107,6 @@ std::string NormalizeTime(std::string_view t) {
   return out + "." + fraction + "Z";
 }
 
-// "Wed, 21 Oct 2015 07:28:00 GMT" → "2015-10-21T07:28:00.000Z"; unchanged if unparsable.
-std::string HttpDateToIso(std::string_view http_date) {
-  std::tm tm{};
-  std::string s(http_date);
-  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm) == nullptr) return s;
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  return buf;
-}
-
 ObjectInfo InfoFromJson(const Json& item) {
   ObjectInfo info;
   info.key = StringField(item, "name");
@@ -129,24 +120,15 @@ ObjectInfo InfoFromJson(const Json& item) {
 
 // What a media download's headers say about the object: the generation as its ETag, the size
 // from Content-Range's total when partial, else the stored length.
-ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& head) {
-  ObjectInfo info;
-  info.key = std::string(key);
+ObjectInfo GcsInfoFromHeaders(std::string_view key, const HttpResponse& head) {
+  ObjectInfo info = InfoFromHeaders(key, head);
   info.etag = std::string(head.Header("x-goog-generation"));
-  info.last_modified = HttpDateToIso(head.Header("last-modified"));
-  info.content_type = std::string(head.Header("content-type"));
-  info.content_encoding = std::string(head.Header("content-encoding"));
   if (std::string_view stored = head.Header("x-goog-stored-content-encoding");
       info.content_encoding.empty() && stored != "identity") {
     info.content_encoding = std::string(stored);
   }
-  std::string_view range = head.Header("content-range");  // "bytes 0-99/12345"
-  if (auto slash = range.rfind('/'); slash != std::string_view::npos) {
-    info.size = NumberText(range.substr(slash + 1));
-  } else if (auto stored = head.Header("x-goog-stored-content-length"); !stored.empty()) {
-    info.size = NumberText(stored);
-  } else {
-    info.size = NumberText(head.Header("content-length"));
+  if (!head.Header("x-goog-stored-content-length").empty()) {
+    info.size = ObjectSizeFromHeaders(head, "x-goog-stored-content-length");
   }
   return info;
 }
@@ -267,12 +249,8 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
     // Raw bytes as stored: without this, Google serves objects stored with Content-Encoding gzip
     // decompressed (and ranges of the decompressed bytes).
     http::HeaderList headers = {{"accept-encoding", "gzip"}};
-    const bool whole = offset == 0 && (length == UINT64_MAX ||
-                                       (options.object_size && length >= *options.object_size));
-    if (!whole) {
-      std::string range = "bytes=" + std::to_string(offset) + "-";
-      if (length != UINT64_MAX) range += std::to_string(offset + length - 1);
-      headers.emplace_back("range", std::move(range));
+    if (!ReadsWholeObject(offset, length, options.object_size)) {
+      headers.emplace_back("range", ByteRangeHeader(offset, length));
     }
     Query query = {{"alt", "media"}};
     const std::string& pinned = options.if_match;
@@ -296,7 +274,7 @@ class GcsStore final : public ObjectStore, public std::enable_shared_from_this<G
                             "being read): rerun on the new version");
         },
         [&](const HttpResponse& head) -> Result<ObjectInfo> {
-          ObjectInfo info = InfoFromHeaders(key, head);
+          ObjectInfo info = GcsInfoFromHeaders(key, head);
           if (!pinned.empty() && !info.etag.empty() && info.etag != pinned)
             return changed(info.etag);
           return info;
@@ -686,33 +664,29 @@ class GcsWriter final : public PartWriter {
  public:
   GcsWriter(std::shared_ptr<GcsStore> store, std::string bucket, std::string key,
             PutOptions options)
-      : PartWriter("gs://" + bucket + "/" + key,
-                   {.part_size = static_cast<size_t>(store->settings().part_size),
-                    .threshold = std::max<uint64_t>(1, store->settings().multipart_threshold),
-                    .parts_in_flight = 1}),
-        store_(std::move(store)),
-        bucket_(std::move(bucket)),
-        key_(std::move(key)),
-        options_(std::move(options)) {}
+      : PartWriter(TargetOf("gs", std::move(bucket), std::move(key), std::move(options)),
+                   ShapeOf(store->settings().part_size, store->settings().multipart_threshold, 1)),
+        store_(std::move(store)) {}
 
   ~GcsWriter() override { Discard(); }
 
  private:
   std::string MediaType() const {
-    return options_.content_type.empty() ? "application/octet-stream" : options_.content_type;
+    return put_options().content_type.empty() ? "application/octet-stream"
+                                              : put_options().content_type;
   }
 
   Status StartUpload() override {
-    const std::string body = GcsStore::Metadata({}, options_).dump();
+    const std::string body = GcsStore::Metadata({}, put_options()).dump();
     QUARRY_ASSIGN_OR_RETURN(auto resp,
                             store_->Call("POST",
-                                         WithQuery(store_->UploadUrl(bucket_),
-                                                   {{"uploadType", "resumable"}, {"name", key_}}),
+                                         WithQuery(store_->UploadUrl(bucket()),
+                                                   {{"uploadType", "resumable"}, {"name", key()}}),
                                          {{"content-type", "application/json; charset=UTF-8"},
                                           {"x-upload-content-type", MediaType()}},
                                          body, nullptr));
     if (resp.status != 200 && resp.status != 201) {
-      return store_->ErrorFor("start upload", bucket_, key_, resp, false);
+      return store_->ErrorFor("start upload", bucket(), key(), resp, false);
     }
     session_ = std::string(resp.Header("location"));
     if (session_.empty()) {
@@ -743,7 +717,7 @@ class GcsWriter final : public PartWriter {
   }
 
   Status PutWhole(std::string_view bytes) override {
-    return store_->UploadInOne(bucket_, key_, bytes, options_);
+    return store_->UploadInOne(bucket(), key(), bytes, put_options());
   }
 
   // PUTs bytes [offset, offset + size) of the object to the session; `total` is the object's
@@ -764,7 +738,7 @@ class GcsWriter final : public PartWriter {
           store_->Call("PUT", session_, {{"content-range", range}, {"content-type", MediaType()}},
                        bytes, nullptr));
       if (total && (resp.status == 200 || resp.status == 201)) return Status::Ok();
-      if (resp.status != 308) return store_->ErrorFor("upload", bucket_, key_, resp, false);
+      if (resp.status != 308) return store_->ErrorFor("upload", bucket(), key(), resp, false);
       // "bytes=0-N": N + 1 bytes of the object are kept.
       uint64_t kept = 0;
       if (std::string_view r = resp.Header("range"); !r.empty()) {
@@ -788,8 +762,6 @@ class GcsWriter final : public PartWriter {
   }
 
   std::shared_ptr<GcsStore> store_;
-  std::string bucket_, key_;
-  PutOptions options_;
   std::string session_;  // the resumable upload's URL, once started
 };
 

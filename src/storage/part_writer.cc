@@ -8,7 +8,23 @@
 
 namespace quarry {
 
-PartWriter::PartWriter(std::string uri, Shape shape) : uri_(std::move(uri)), shape_(shape) {}
+PartWriter::Target PartWriter::TargetOf(std::string_view scheme, std::string bucket,
+                                        std::string key, PutOptions options) {
+  std::string uri = std::string(scheme) + "://" + bucket + "/" + key;
+  return {.uri = std::move(uri),
+          .bucket = std::move(bucket),
+          .key = std::move(key),
+          .options = std::move(options)};
+}
+
+PartWriter::Shape PartWriter::ShapeOf(uint64_t part_size, uint64_t multipart_threshold,
+                                      size_t parts_in_flight) {
+  return {.part_size = static_cast<size_t>(part_size),
+          .threshold = std::max<uint64_t>(1, multipart_threshold),
+          .parts_in_flight = parts_in_flight};
+}
+
+PartWriter::PartWriter(Target target, Shape shape) : target_(std::move(target)), shape_(shape) {}
 
 // The futures of std::async wait for their parts as they go.
 PartWriter::~PartWriter() = default;
@@ -53,7 +69,7 @@ Result<std::span<char>> PartWriter::Room() {
 Status PartWriter::Commit(size_t size) {
   QUARRY_RETURN_IF_ERROR(CheckWritable());
   if (!filling_.data || size > shape_.part_size - filling_.size) {
-    return Internal("writing " + uri_ + ": Commit of more than its Room() offered");
+    return Internal("writing " + target_.uri + ": Commit of more than its Room() offered");
   }
   filling_.size += size;
   written_ += size;
@@ -90,7 +106,7 @@ Status PartWriter::WaitForParts() {
 }
 
 Status PartWriter::CheckWritable() const {
-  if (closed_) return InvalidArgument("write after close of " + uri_);
+  if (closed_) return InvalidArgument("write after close of " + target_.uri);
   return failure_;
 }
 

@@ -37,8 +37,23 @@ class PartWriter : public ObjectWriter {
     size_t parts_in_flight = 1;  // uploading at once; 1 sends the parts one after another
   };
 
-  // `uri` names the object in messages ("s3://bucket/key").
-  PartWriter(std::string uri, Shape shape);
+  // What is uploaded: the object and the options it is put with.
+  struct Target {
+    std::string uri;  // names the object in messages ("s3://bucket/key")
+    std::string bucket;
+    std::string key;
+    PutOptions options;
+  };
+
+  // The object `key` of `bucket` under `scheme`, named "<scheme>://<bucket>/<key>".
+  static Target TargetOf(std::string_view scheme, std::string bucket, std::string key,
+                         PutOptions options);
+
+  // The shape of a backend's parts: `part_size` bytes each, objects of `multipart_threshold`
+  // bytes or more in parts (an empty object is one request whatever the threshold).
+  static Shape ShapeOf(uint64_t part_size, uint64_t multipart_threshold, size_t parts_in_flight);
+
+  PartWriter(Target target, Shape shape);
   ~PartWriter() override;
   PartWriter(const PartWriter&) = delete;
   PartWriter& operator=(const PartWriter&) = delete;
@@ -76,7 +91,10 @@ class PartWriter : public ObjectWriter {
   uint64_t sent() const { return sent_; }                    // bytes handed to parts
   uint64_t written() const { return written_; }              // bytes given to the writer
   size_t parts() const { return parts_; }                    // parts handed out so far
-  const std::string& uri() const { return uri_; }
+  const std::string& uri() const { return target_.uri; }
+  const std::string& bucket() const { return target_.bucket; }
+  const std::string& key() const { return target_.key; }
+  const PutOptions& put_options() const { return target_.options; }
 
   // Abandons the upload unless Close() was called. A subclass's destructor calls it: the hooks
   // are not the subclass's any more in ~PartWriter, and parts in flight may use its members.
@@ -107,7 +125,7 @@ class PartWriter : public ObjectWriter {
   Status FinishOldest();
   Status WaitForBorrowedParts();
 
-  const std::string uri_;
+  const Target target_;
   const Shape shape_;
   bool started_ = false;
   uint64_t written_ = 0;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 
 namespace quarry {
@@ -24,62 +25,56 @@ bool Says(const Status& s, const std::string& text) {
   return s.message().find(text) != std::string::npos;
 }
 
+// `s` has `code` and its message holds every one of `texts`.
+void ExpectStatus(const Status& s, StatusCode code, std::initializer_list<std::string> texts) {
+  EXPECT_EQ(s.code(), code) << s.message();
+  for (const auto& text : texts) EXPECT_TRUE(Says(s, text)) << text << " not in: " << s.message();
+}
+
 TEST(S3ErrorStatus, MissingBucketAndKeyAreNotFoundNamingThem) {
   Status s = S3ErrorStatus(kContext, "read", "b", "k", Reply(404, "NoSuchBucket"));
-  EXPECT_EQ(s.code(), StatusCode::kNotFound);
-  EXPECT_TRUE(Says(s, "read s3://b/k: bucket 'b' does not exist at endpoint http://127.0.0.1:7480"))
-      << s.message();
+  ExpectStatus(s, StatusCode::kNotFound,
+               {"read s3://b/k: bucket 'b' does not exist at endpoint http://127.0.0.1:7480"});
   EXPECT_EQ(s.http_status(), 404);
   EXPECT_FALSE(s.retryable());
 
   // HEAD replies have no body: a bare 404 of a key is a missing object.
-  s = S3ErrorStatus(kContext, "stat", "b", "k", Reply(404));
-  EXPECT_EQ(s.code(), StatusCode::kNotFound);
-  EXPECT_TRUE(Says(s, "no object with key 'k' in bucket 'b'")) << s.message();
+  ExpectStatus(S3ErrorStatus(kContext, "stat", "b", "k", Reply(404)), StatusCode::kNotFound,
+               {"no object with key 'k' in bucket 'b'"});
 }
 
 TEST(S3ErrorStatus, CredentialProblemsArePermissionDeniedNamingTheFix) {
-  Status s = S3ErrorStatus(kContext, "list", "b", "", Reply(403, "SignatureDoesNotMatch"));
-  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
-  EXPECT_TRUE(Says(s, "list s3://b: the server at endpoint")) << s.message();
-  EXPECT_TRUE(Says(s, "signature of access key id 'AK'")) << s.message();
-  EXPECT_TRUE(Says(s, "secret_access_key")) << s.message();
-
-  s = S3ErrorStatus(kContext, "list", "b", "", Reply(403, "InvalidAccessKeyId"));
-  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
-  EXPECT_TRUE(Says(s, "access key id 'AK' is unknown")) << s.message();
-
-  s = S3ErrorStatus(kContext, "read", "b", "k", Reply(400, "ExpiredToken"));
-  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
-  EXPECT_TRUE(Says(s, "the session of access key id 'AK' was rejected")) << s.message();
-
+  ExpectStatus(S3ErrorStatus(kContext, "list", "b", "", Reply(403, "SignatureDoesNotMatch")),
+               StatusCode::kPermissionDenied,
+               {"list s3://b: the server at endpoint", "signature of access key id 'AK'",
+                "secret_access_key"});
+  ExpectStatus(S3ErrorStatus(kContext, "list", "b", "", Reply(403, "InvalidAccessKeyId")),
+               StatusCode::kPermissionDenied, {"access key id 'AK' is unknown"});
+  ExpectStatus(S3ErrorStatus(kContext, "read", "b", "k", Reply(400, "ExpiredToken")),
+               StatusCode::kPermissionDenied, {"the session of access key id 'AK' was rejected"});
   const S3ErrorContext anonymous{"s3", "http://127.0.0.1:7480", "anonymous access"};
-  s = S3ErrorStatus(anonymous, "read", "b", "k", Reply(403));
-  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
-  EXPECT_TRUE(Says(s, "anonymous request (no credentials found")) << s.message();
+  ExpectStatus(S3ErrorStatus(anonymous, "read", "b", "k", Reply(403)),
+               StatusCode::kPermissionDenied, {"anonymous request (no credentials found"});
 }
 
 TEST(S3ErrorStatus, AChangedObjectIsPreconditionFailed) {
-  Status s = S3ErrorStatus(kContext, "read", "b", "k", Reply(412, "PreconditionFailed"));
-  EXPECT_EQ(s.code(), StatusCode::kPreconditionFailed);
-  EXPECT_TRUE(Says(s, "rerun the job on the new version")) << s.message();
+  ExpectStatus(S3ErrorStatus(kContext, "read", "b", "k", Reply(412, "PreconditionFailed")),
+               StatusCode::kPreconditionFailed, {"rerun the job on the new version"});
 }
 
 TEST(S3ErrorStatus, OtherRepliesGoByTheirHttpStatus) {
   Status s = S3ErrorStatus(kContext, "read", "b", "k", Reply(503, "SlowDown"));
-  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  ExpectStatus(s, StatusCode::kUnavailable,
+               {"HTTP 503 SlowDown: the server's words (gave up after retries) at endpoint"});
   EXPECT_TRUE(s.retryable());
-  EXPECT_TRUE(Says(s, "HTTP 503 SlowDown: the server's words (gave up after retries) at endpoint"))
-      << s.message();
 
   // S3's RequestTimeout is a 400 worth sending again.
   s = S3ErrorStatus(kContext, "write", "b", "k", Reply(400, "RequestTimeout"));
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(s.retryable());
 
-  s = S3ErrorStatus(kContext, "write", "b", "k", Reply(409));
-  EXPECT_EQ(s.code(), StatusCode::kIoError);
-  EXPECT_TRUE(Says(s, "write s3://b/k: HTTP 409 at endpoint")) << s.message();
+  ExpectStatus(S3ErrorStatus(kContext, "write", "b", "k", Reply(409)), StatusCode::kIoError,
+               {"write s3://b/k: HTTP 409 at endpoint"});
 }
 
 TEST(IsExpiredSession, OnlyTokenCodesOfClientErrors) {

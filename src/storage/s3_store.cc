@@ -14,6 +14,7 @@
 #include "quarry/key_rules.h"
 #include "storage/backends.h"
 #include "storage/bounded_body.h"
+#include "storage/reply_headers.h"
 #include "storage/s3_lister.h"
 #include "storage/s3_request.h"
 #include "storage/s3_settings.h"
@@ -24,35 +25,6 @@ namespace quarry {
 namespace {
 
 using http::HttpResponse;
-
-// "Wed, 21 Oct 2015 07:28:00 GMT" → "2015-10-21T07:28:00.000Z"; unchanged if unparsable.
-std::string HttpDateToIso(std::string_view http_date) {
-  std::tm tm{};
-  std::string s(http_date);
-  if (strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm) == nullptr) return s;
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-  return buf;
-}
-
-// What a HEAD's or GET's response headers say about the object; the size from Content-Range's
-// total when the reply is partial, else from Content-Length.
-ObjectInfo InfoFromHeaders(std::string_view key, const HttpResponse& head) {
-  ObjectInfo info;
-  info.key = std::string(key);
-  info.etag = StripQuotes(head.Header("etag"));
-  info.last_modified = HttpDateToIso(head.Header("last-modified"));
-  info.content_type = std::string(head.Header("content-type"));
-  info.content_encoding = std::string(head.Header("content-encoding"));
-  std::string_view range = head.Header("content-range");  // "bytes 0-99/12345"
-  if (auto slash = range.rfind('/'); slash != std::string_view::npos) {
-    std::from_chars(range.data() + slash + 1, range.data() + range.size(), info.size);
-  } else {
-    auto len = head.Header("content-length");
-    std::from_chars(len.data(), len.data() + len.size(), info.size);
-  }
-  return info;
-}
 
 std::string Base64Md5(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -104,14 +76,8 @@ class S3Store final : public ObjectStore {
     QUARRY_RETURN_IF_ERROR(CheckObjectKey(scheme_text(), bucket, key));
     if (length == 0) return uint64_t{0};
     http::HeaderList headers;
-    // A read of the whole object goes without a Range header: RGW serves plain GETs of small
-    // objects about 20% faster than ranged ones.
-    const bool whole = offset == 0 && (length == UINT64_MAX ||
-                                       (options.object_size && length >= *options.object_size));
-    if (!whole) {
-      std::string range = "bytes=" + std::to_string(offset) + "-";
-      if (length != UINT64_MAX) range += std::to_string(offset + length - 1);
-      headers.emplace_back("range", std::move(range));
+    if (!ReadsWholeObject(offset, length, options.object_size)) {
+      headers.emplace_back("range", ByteRangeHeader(offset, length));
     }
     if (!options.if_match.empty()) headers.emplace_back("if-match", "\"" + options.if_match + "\"");
     BoundedBody body(

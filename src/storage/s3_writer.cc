@@ -19,26 +19,23 @@ class S3Writer final : public PartWriter {
  public:
   S3Writer(std::shared_ptr<S3Client> client, std::string bucket, std::string key,
            PutOptions options)
-      : PartWriter(client->settings().scheme + "://" + bucket + "/" + key,
-                   {.part_size = static_cast<size_t>(client->settings().part_size),
-                    // An empty object is one PUT whatever the threshold.
-                    .threshold = std::max<uint64_t>(1, client->settings().multipart_threshold),
-                    .parts_in_flight = 4}),
-        client_(std::move(client)),
-        bucket_(std::move(bucket)),
-        key_(std::move(key)),
-        options_(std::move(options)) {}
+      : PartWriter(
+            TargetOf(client->settings().scheme, std::move(bucket), std::move(key),
+                     std::move(options)),
+            ShapeOf(client->settings().part_size, client->settings().multipart_threshold, 4)),
+        client_(std::move(client)) {}
 
   ~S3Writer() override { Discard(); }
 
  private:
   Status StartUpload() override {
-    QUARRY_ASSIGN_OR_RETURN(auto resp, client_->Call({.op = "start upload",
-                                                      .method = "POST",
-                                                      .bucket = bucket_,
-                                                      .key = key_,
-                                                      .query = {{"uploads", ""}},
-                                                      .headers = S3MetadataHeaders(options_)}));
+    QUARRY_ASSIGN_OR_RETURN(auto resp,
+                            client_->Call({.op = "start upload",
+                                           .method = "POST",
+                                           .bucket = bucket(),
+                                           .key = key(),
+                                           .query = {{"uploads", ""}},
+                                           .headers = S3MetadataHeaders(put_options())}));
     pugi::xml_document doc;
     doc.load_buffer(resp.body.data(), resp.body.size());
     upload_id_ = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
@@ -52,8 +49,8 @@ class S3Writer final : public PartWriter {
     QUARRY_ASSIGN_OR_RETURN(auto resp,
                             client_->Call({.op = "upload part",
                                            .method = "PUT",
-                                           .bucket = bucket_,
-                                           .key = key_,
+                                           .bucket = bucket(),
+                                           .key = key(),
                                            .query = {{"partNumber", std::to_string(index + 1)},
                                                      {"uploadId", upload_id_}},
                                            .body = bytes}));
@@ -74,32 +71,32 @@ class S3Writer final : public PartWriter {
     body += "</CompleteMultipartUpload>";
     QUARRY_ASSIGN_OR_RETURN(auto resp,
                             client_->Send({.method = "POST",
-                                           .bucket = bucket_,
-                                           .key = key_,
+                                           .bucket = bucket(),
+                                           .key = key(),
                                            .query = {{"uploadId", upload_id_}},
                                            .headers = {{"content-type", "application/xml"}},
                                            .body = body}));
     // CompleteMultipartUpload can answer 200 with an <Error> body.
     if (resp.status != 200 || resp.body.find("<Error>") != std::string::npos) {
-      return client_->ErrorFor("complete upload", bucket_, key_, resp);
+      return client_->ErrorFor("complete upload", bucket(), key(), resp);
     }
     return Status::Ok();
   }
 
   void AbortUpload() override {
     if (upload_id_.empty()) return;
-    (void)client_->Send(
-        {.method = "DELETE", .bucket = bucket_, .key = key_, .query = {{"uploadId", upload_id_}}});
+    (void)client_->Send({.method = "DELETE",
+                         .bucket = bucket(),
+                         .key = key(),
+                         .query = {{"uploadId", upload_id_}}});
     upload_id_.clear();
   }
 
   Status PutWhole(std::string_view bytes) override {
-    return S3PutObject(*client_, bucket_, key_, bytes, options_);
+    return S3PutObject(*client_, bucket(), key(), bytes, put_options());
   }
 
   std::shared_ptr<S3Client> client_;
-  std::string bucket_, key_;
-  PutOptions options_;
   std::string upload_id_;
   std::mutex mu_;                   // guards etags_ against the part threads
   std::vector<std::string> etags_;  // of part i + 1, as each part's reply gave it

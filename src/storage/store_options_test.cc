@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 
 namespace quarry {
 namespace {
@@ -49,13 +50,14 @@ TEST(OptionFlag, TakesTheUsualWordsInAnyCase) {
 }
 
 TEST(HttpClientOptionsFrom, DefaultsAndGivenValues) {
+  // connect and read timeouts, attempts, verify_tls, receive_in_place
+  auto fields = [](const http::HttpClientOptions& o) {
+    return std::tuple(o.connect_timeout_ms, o.read_timeout_ms, o.retry.max_attempts, o.verify_tls,
+                      o.receive_in_place);
+  };
   auto d = HttpClientOptionsFrom({});
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->connect_timeout_ms, 5000);
-  EXPECT_EQ(d->read_timeout_ms, 30000);
-  EXPECT_EQ(d->retry.max_attempts, 5);
-  EXPECT_TRUE(d->verify_tls);
-  EXPECT_TRUE(d->receive_in_place);
+  EXPECT_EQ(fields(*d), std::tuple(5000, 30000, 5, true, true));
 
   auto g = HttpClientOptionsFrom({{"connect_timeout_ms", "10"},
                                   {"read_timeout_ms", "20"},
@@ -63,11 +65,7 @@ TEST(HttpClientOptionsFrom, DefaultsAndGivenValues) {
                                   {"verify_tls", "no"},
                                   {"receive_in_place", "false"}});
   ASSERT_TRUE(g.ok());
-  EXPECT_EQ(g->connect_timeout_ms, 10);
-  EXPECT_EQ(g->read_timeout_ms, 20);
-  EXPECT_EQ(g->retry.max_attempts, 1);
-  EXPECT_FALSE(g->verify_tls);
-  EXPECT_FALSE(g->receive_in_place);
+  EXPECT_EQ(fields(*g), std::tuple(10, 20, 1, false, false));
 
   auto bad = HttpClientOptionsFrom({{"max_attempts", "101"}});
   ASSERT_FALSE(bad.ok());

@@ -49,7 +49,9 @@ inline Result<TestBucket> MakeTestBucket(const std::string& backend,
   tb.bucket = UniqueName("quarry-test");
   QUARRY_ASSIGN_OR_RETURN(auto uri, ParseUri(backend + "://" + tb.bucket));
   QUARRY_ASSIGN_OR_RETURN(
-      tb.store, StoreForUri(uri, backend == "s3" || backend == "gs" || backend == "az" ? options : StorageOptions{}));
+      tb.store,
+      StoreForUri(
+          uri, backend == "s3" || backend == "gs" || backend == "az" ? options : StorageOptions{}));
   QUARRY_RETURN_IF_ERROR(tb.store->CreateBucket(tb.bucket));
   return tb;
 }
