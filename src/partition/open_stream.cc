@@ -67,7 +67,8 @@ Result<std::unique_ptr<DataStream>> OpenByteRange(std::shared_ptr<ObjectStore> s
 }
 
 Result<std::unique_ptr<DataStream>> Partition::Open() const {
-  QUARRY_ASSIGN_OR_RETURN(auto store, StoreForUri(Location(), StorageOptionsOf(options.storage_options, scheme)));
+  QUARRY_ASSIGN_OR_RETURN(
+      auto store, StoreForUri(Location(), StorageOptionsOf(options.storage_options, scheme)));
   return OpenDataStream(std::move(store), *this);
 }
 

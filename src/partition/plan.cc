@@ -134,7 +134,8 @@ struct Plan::State {
 
 Status Plan::State::StartInput() {
   const Uri& in = inputs[input_index];
-  QUARRY_ASSIGN_OR_RETURN(store, StoreForUri(in, StorageOptionsOf(options.storage_options, in.scheme)));
+  QUARRY_ASSIGN_OR_RETURN(store,
+                          StoreForUri(in, StorageOptionsOf(options.storage_options, in.scheme)));
   started = true;
   matched_any = false;
   page = {};

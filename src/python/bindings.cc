@@ -319,9 +319,10 @@ Partition WholeObject(const std::string& uri, uint64_t size, const std::string& 
   return p;
 }
 
-// The store that serves a partition's object, from its parsed fields (no URI text is parsed).
-std::shared_ptr<ObjectStore> StoreOf(const Partition& p, const StorageOptions& options) {
-  return Unwrap(StoreForUri(p.Location(), options));
+// The store that serves a partition's object, from its parsed fields (no URI text is parsed), with
+// the options of its scheme.
+std::shared_ptr<ObjectStore> StoreOf(const Partition& p, const StorageOptionsByScheme& options) {
+  return Unwrap(StoreForUri(p.Location(), StorageOptionsOf(options, p.scheme)));
 }
 
 class PyPlan {
@@ -377,8 +378,7 @@ class PyStream {
     p.options = WithStorage(options, storage_options);
     p.newline = p.options.newline;
     p.header = p.options.header;
-    std::shared_ptr<ObjectStore> store =
-        StoreOf(p, StorageOptionsOf(p.options.storage_options, p.scheme));
+    std::shared_ptr<ObjectStore> store = StoreOf(p, p.options.storage_options);
     nb::gil_scoped_release release;
     stream_ = Unwrap(byte_range
                          ? OpenByteRange(std::move(store), p, byte_range->first, byte_range->second)
@@ -643,7 +643,7 @@ std::pair<nb::bytes, nb::object> ReadRangesOf(
                             ") is not a range of " + p.uri + " (" + std::to_string(p.size) +
                             " bytes)"));
     }
-    stores.push_back(StoreOf(p, StorageOptionsOf(storage_options, p.scheme)));
+    stores.push_back(StoreOf(p, storage_options));
     offsets.push_back(offsets.back() + static_cast<int64_t>(stop - start));
   }
   PyObject* data = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(offsets.back()));
