@@ -17,8 +17,9 @@ _SAMPLE_CHUNKS = 8         # chunks whose start is parsed on the driver to infer
 _SAMPLE_BYTES = 1 << 20    # bytes read from the start of each of them
 _BINARY_BLOCK_BYTES = 64 << 20  # rows of read_binary_files gathered into one block up to this
 _FETCH_CONCURRENCY = 16    # requests in flight of a read task fetching many ranges at once
-_TASK_BYTES = 64 << 20     # bytes to fetch per read task, where there are pieces enough
-_PREFETCH_BYTES = 64 << 20  # Parquet: column chunks of row groups fetched at once, up to this
+_TASK_BYTES = 256 << 20    # bytes to fetch per read task, where there are pieces enough
+_PREFETCH_BYTES = 32 << 20  # Parquet: column chunks of row groups fetched at once, up to this
+_CHUNK_SLACK = 4 << 10     # Parquet: bytes fetched past a column chunk's stated end
 
 
 class QuarryDatasource(Datasource):
@@ -70,6 +71,7 @@ class QuarryDatasource(Datasource):
         self._pieces = self._format.prepare(partitions)
         self._projection_map = None  # what Ray Data's optimizer pushes down (Parquet)
         self._quarry_chooses = False  # the number of read tasks (choose_read_tasks)
+        self._cluster_cpus = None
 
     # Ray Data's optimizer hands a later select_columns / filter(expr=...) to the datasource
     # where the format can act on it before bytes move: Parquet reads the byte ranges of the
@@ -102,14 +104,27 @@ class QuarryDatasource(Datasource):
 
     def choose_read_tasks(self):
         """Lets Quarry choose the number of read tasks (the caller named none), once Ray Data
-        has pushed a projection down: a task per _TASK_BYTES of data to fetch, and at least two
+        has pushed a projection down: a task per _TASK_BYTES of data to fetch, and at least one
         per CPU of the cluster, as the pieces allow. Returns the least number it will make, for
         the readers to hand Ray Data as override_num_blocks: left to itself, Ray Data wants 200
         blocks (or one per MiB) and cuts each task's output into blocks of about 1 MiB, and the
         stage after the read into as many tasks, where the pieces are blocks of a bounded size
-        already. Ray Data cuts blocks only when there are fewer tasks than that number."""
+        already. Ray Data cuts blocks only when there are fewer tasks than that number.
+
+        Few, large tasks: a task's memory is bounded by its pieces (each a block), not by its
+        size, and Ray Data's executor runs fewer read tasks at once than the cluster has CPUs
+        (on 2 CPUs, one at a time, with a pause between tasks), so each task more costs time,
+        while one task keeps its CPU and the store busy by fetching ahead (16 requests in
+        flight) as it decodes."""
         self._quarry_chooses = True
-        return max(1, min(len(self._pieces), 2 * _cluster_cpus()))
+        return max(1, min(len(self._pieces), self._cpus()))
+
+    def _cpus(self):
+        """The cluster's CPUs, asked once per dataset (Ray Data asks for the read tasks several
+        times, and each question to the cluster costs milliseconds)."""
+        if self._cluster_cpus is None:
+            self._cluster_cpus = _cluster_cpus()
+        return self._cluster_cpus
 
     def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
         columns = self._get_data_columns()  # pushed down, in their order; None: all
@@ -122,7 +137,7 @@ class QuarryDatasource(Datasource):
         schema = self.schema
         weights = [max(1, fmt.weight(piece)) for piece in self._pieces]
         if self._quarry_chooses:
-            parallelism = max(parallelism, 2 * _cluster_cpus(), -(-sum(weights) // _TASK_BYTES))
+            parallelism = max(parallelism, self._cpus(), -(-sum(weights) // _TASK_BYTES))
         tasks = []
         for group in _balanced_groups(weights, parallelism):
             pieces = [self._pieces[i] for i in group]
@@ -807,15 +822,28 @@ class _Parquet(_Format):
     def read(self, pieces):
         """Row group by row group; the column chunks the read needs (those of the columns, by
         the footer's offsets) are fetched ahead, many at once, for runs of row groups of up to
-        _PREFETCH_BYTES; pyarrow's reads are served from them, and from the stream where it
-        asks for other bytes (a filter's other columns)."""
+        _PREFETCH_BYTES. Without a filter they land in a sparse image of the run's files (_Image)
+        that pyarrow reads as memory; a filter also reads columns not asked for, which pyarrow
+        names to no one, so there pyarrow reads through a file object served from the fetched
+        chunks, and from the stream where it asks for other bytes."""
         import pyarrow as pa
         import pyarrow.dataset as pds
+        import pyarrow.parquet as pq
+        if self._filter is None:
+            runs = _runs(pieces, _PREFETCH_BYTES, self.weight)
+            for run, image in _fetched_ahead(runs, self._fetch_image):
+                files = {}
+                for piece in run:
+                    p = piece.partition
+                    rg = piece.extra[0]
+                    if p.uri not in files:
+                        files[p.uri] = pq.ParquetFile(pa.BufferReader(image.file(p.uri)))
+                    yield p.uri, files[p.uri].read_row_group(rg, columns=self._columns)
+            return
         file_format = pds.ParquetFileFormat()
-        if self._filter is not None:
-            # A filter pushed down after the plan was made: the row groups its statistics rule
-            # out are dropped here, before their columns are fetched.
-            pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
+        # A filter pushed down after the plan was made: the row groups its statistics rule out
+        # are dropped here, before their columns are fetched.
+        pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
         runs = _runs(pieces, _PREFETCH_BYTES, self.weight)
         for run, fetched in _fetched_ahead(runs, self._fetch):
             for piece, spans in zip(run, fetched):
@@ -826,6 +854,33 @@ class _Parquet(_Format):
                                                          row_groups=[rg], file_size=p.size)
                     table = fragment.to_table(columns=self._columns, filter=self._filter)
                 yield p.uri, table
+
+    def _fetch_image(self, pieces):
+        """An _Image of the pieces' files holding their footers and the column chunks of the
+        pieces' row groups in the columns read, fetched in one batch."""
+        image = _Image([piece.partition for piece in pieces])
+        partitions, ranges = [], []
+        by_file = {}
+        for piece in pieces:
+            p = piece.partition
+            if p.uri not in by_file:
+                # The end of the file as the driver read it, and the rest of the footer where
+                # the driver kept less of it (the last 1 MiB).
+                tail_start, tail = piece.extra[1]
+                image.put(p.uri, tail_start, tail)
+                footer_start = p.size - 8 - int.from_bytes(tail[-8:-4], "little")
+                by_file[p.uri] = (p, [(max(0, footer_start), tail_start)]
+                                  if footer_start < tail_start else [])
+            by_file[p.uri][1].extend(self._column_ranges(piece))
+        for p, wanted in by_file.values():
+            # Past each chunk's end, a little more: pyarrow reads up to 100 bytes beyond the
+            # chunk's stated size in files of writers that understated it.
+            for start, stop in _joined([(start, min(p.size, stop + _CHUNK_SLACK))
+                                        for start, stop in wanted]):
+                partitions.append(p)
+                ranges.append((start, stop))
+        image.fetch(partitions, ranges)
+        return image
 
     def _may_match(self, file_format, piece):
         """Whether the row group's statistics (in the footer the driver read) leave rows that
@@ -898,6 +953,57 @@ def _joined(ranges, gap=64 << 10):
         else:
             out.append((start, stop))
     return out
+
+
+class _Image:
+    """A sparse image of some objects, one after another (each at a page boundary) in one
+    anonymous mapping that reserves no memory: the bytes put or fetched into it take memory,
+    the rest reads as zeros and costs none. Parquet reads go to memory this way, with no
+    Python file object in between; the caller must fetch every byte the reader will read."""
+
+    def __init__(self, partitions):
+        import mmap
+        import sys
+        self._at = {}
+        size = 0
+        for p in partitions:
+            if p.uri not in self._at:
+                self._at[p.uri] = (size, p.size)
+                size += -(-p.size // mmap.PAGESIZE) * mmap.PAGESIZE
+        # MAP_NORESERVE (Linux's value; the mmap module does not name it): the image may be far
+        # larger than memory, as only what is written to it is ever backed.
+        noreserve = getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform == "linux" else 0)
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | noreserve
+        self._map = mmap.mmap(-1, max(1, size), flags=flags)
+        if hasattr(mmap, "MADV_NOHUGEPAGE"):
+            # Huge pages only where a range fills them (the fetch asks for those), so a small
+            # range costs its own pages, not 2 MiB.
+            self._map.madvise(mmap.MADV_NOHUGEPAGE)
+        self._buffer = None
+
+    def put(self, uri, start, data):
+        """Writes `data` at byte `start` of the object's image."""
+        at = self._at[uri][0] + start
+        self._map[at:at + len(data)] = data
+
+    def fetch(self, partitions, ranges):
+        """Fetches ranges[i] of partitions[i]'s object into its place, all at once
+        (_FETCH_CONCURRENCY requests in flight, the GIL released)."""
+        from . import _quarry
+        if partitions:
+            _quarry.read_ranges_into([p._native for p in partitions], ranges,
+                                     [self._at[p.uri][0] + start
+                                      for p, (start, _) in zip(partitions, ranges)],
+                                     self._map, partitions[0]._storage_options,
+                                     _FETCH_CONCURRENCY)
+
+    def file(self, uri):
+        """The object's image as an Arrow buffer (no copy; it keeps the mapping alive)."""
+        import pyarrow as pa
+        if self._buffer is None:
+            self._buffer = pa.py_buffer(self._map)
+        at, size = self._at[uri]
+        return self._buffer.slice(at, size)
 
 
 class _TailRecorder(io.RawIOBase):

@@ -13,6 +13,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import quarry
 
@@ -200,6 +202,142 @@ def test_read_parquet_by_row_groups_columns_and_filter(bucket):
     assert pc.sum(got.column("c1")).as_py() == pytest.approx(
         pc.sum(table.column("c1").slice(65000)).as_py())
     assert set(got.column("path").to_pylist()) == {uri}
+
+
+def _parquet_of_every_kind(rows, seed, compression="snappy", row_group_size=None,
+                           data_page_version="1.0"):
+    """(table, its bytes): plain, dictionary-encoded, nullable, nested and list columns."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    ints = rng.integers(0, 1 << 40, rows)
+    table = pa.table({
+        "id": np.arange(rows),
+        "x": pa.array(rng.random(rows), mask=rng.random(rows) < 0.1),
+        "tag": pa.array([f"t{v % 13}" for v in ints]),  # few distinct: a dictionary page
+        "text": pa.array([f"row {i} {v}" for i, v in enumerate(ints)]),
+        "point": pa.StructArray.from_arrays([pa.array(ints), pa.array(ints % 7 == 0)],
+                                            names=["v", "seven"]),
+        "list": pa.array([list(range(int(v % 5))) for v in ints], pa.list_(pa.int64())),
+    })
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=row_group_size or max(1, rows // 5),
+                   compression=compression, data_page_version=data_page_version)
+    return table, sink.getvalue()
+
+
+def test_parquet_of_every_kind_reads_as_pyarrow_reads_it(bucket):
+    # Column chunks land at their own offsets in a sparse image of the task's files, which
+    # pyarrow reads as memory: dictionary pages, nested and list columns, nulls, compression,
+    # and many files of one read task (one image) all come out as pyarrow reads the file.
+    tables = {}
+    for i, (compression, version) in enumerate([("snappy", "1.0"), ("zstd", "2.0"),
+                                                ("none", "1.0"), ("gzip", "2.0")]):
+        table, data = _parquet_of_every_kind(3000 + 1000 * i, seed=i, compression=compression,
+                                             data_page_version=version)
+        uri = f"s3://{bucket}/kinds/f{i}.parquet"
+        quarry.put(uri, data)
+        tables[uri] = table
+    prefix = f"s3://{bucket}/kinds/"
+    for columns in (None, ["point", "tag"], ["list", "id", "text"]):
+        for blocks in (1, 7):
+            ds = quarry.data.read_parquet(prefix, columns=columns, include_paths=True,
+                                          override_num_blocks=blocks)
+            got = _arrow(ds)
+            for uri, table in tables.items():
+                mine = got.filter(pc.equal(got.column("path"), uri)).drop_columns(["path"])
+                want = table.select(columns) if columns else table
+                assert mine.equals(want), (uri, columns, blocks)
+
+
+def test_parquet_whose_footer_is_larger_than_the_driver_keeps(bucket):
+    # 3,000 columns x 4 row groups: a footer of about 2 MB, more than the 1 MiB of the file's
+    # end the driver keeps for the read tasks; they fetch the rest of it.
+    import numpy as np
+    table = pa.table({f"column_with_a_longish_name_{i}": np.arange(40) + i for i in range(3000)})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=10)
+    data = sink.getvalue()
+    assert int.from_bytes(data[-8:-4], "little") > 1 << 20
+    uri = f"s3://{bucket}/wide-footer.parquet"
+    quarry.put(uri, data)
+    columns = ["column_with_a_longish_name_7", "column_with_a_longish_name_2999"]
+    got = _arrow(quarry.data.read_parquet(uri, columns=columns))
+    assert got.sort_by(columns[0]).equals(table.select(columns))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(rows=st.integers(1, 4000), row_group_size=st.integers(1, 1500),
+       compression=st.sampled_from(["none", "snappy", "zstd"]),
+       columns=st.lists(st.sampled_from(["id", "x", "tag", "text", "point", "list"]),
+                        min_size=1, max_size=6, unique=True),
+       budget=st.sampled_from([1, 64 << 10, 32 << 20]))
+def test_parquet_pieces_read_as_pyarrow_reads_them(bucket, rows, row_group_size, compression,
+                                                  columns, budget):
+    # The read task's body, without Ray: whatever the row groups, columns, and runs of row
+    # groups fetched at once (down to one a run), the blocks make the file's table.
+    from quarry import _datasource
+    from quarry.data import QuarryDatasource
+    table, data = _parquet_of_every_kind(rows, seed=rows, compression=compression,
+                                         row_group_size=row_group_size)
+    uri = f"s3://{bucket}/prop.parquet"
+    quarry.put(uri, data)
+    source = QuarryDatasource(uri, "parquet")
+    fmt = source._format.narrowed(columns, None)
+    saved = _datasource._PREFETCH_BYTES
+    _datasource._PREFETCH_BYTES = budget
+    try:
+        blocks = [t for _, t in fmt.read(source._pieces)]
+    finally:
+        _datasource._PREFETCH_BYTES = saved
+    assert len(blocks) == pq.ParquetFile(io.BytesIO(data)).num_row_groups
+    assert pa.concat_tables(blocks).equals(table.select(columns))
+
+
+def test_read_ranges_into_places_each_range_and_refuses_what_does_not_fit(bucket):
+    from quarry import _quarry
+    data = bytes(range(256)) * 64
+    uri = f"s3://{bucket}/ranges.bin"
+    quarry.put(uri, data)
+    (p,) = list(quarry.plan(uri))
+    target = bytearray(len(data) + 100)
+    _quarry.read_ranges_into([p._native] * 3, [(0, 10), (5000, 9000), (16000, 16384)],
+                             [100, 5100, 16100], target, p._storage_options)
+    assert target[100:110] == data[:10]
+    assert target[5100:9100] == data[5000:9000]
+    assert target[16100:16484] == data[16000:]
+    assert target[:100] == bytes(100) and target[110:5100] == bytes(4990)
+    with pytest.raises(quarry.InvalidArgument, match="do not fit the target buffer"):
+        _quarry.read_ranges_into([p._native], [(0, 10)], [len(target) - 5], target,
+                                 p._storage_options)
+    with pytest.raises(quarry.InvalidArgument, match="one place per range"):
+        _quarry.read_ranges_into([p._native], [(0, 10)], [], target, p._storage_options)
+    with pytest.raises(BufferError):
+        _quarry.read_ranges_into([p._native], [(0, 10)], [0], bytes(20), p._storage_options)
+
+
+def _resident_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_a_sparse_image_costs_the_memory_of_what_is_written_to_it():
+    # An image of 64 GiB of objects (more than this machine's memory) with 8 MiB written in
+    # it: only those pages are backed; the rest reads as zeros.
+    from quarry._datasource import _Image
+    files = [collections.namedtuple("P", "uri size")(f"s3://b/o{i}", 16 << 30) for i in range(4)]
+    before = _resident_bytes()
+    image = _Image(files)
+    chunk = os.urandom(1 << 20)
+    for i in range(8):
+        image.put(files[i % 4].uri, (i + 1) << 30, chunk)
+    grown = _resident_bytes() - before
+    assert grown < 24 << 20, grown
+    view = image.file("s3://b/o1")
+    assert view.size == 16 << 30
+    assert view[(2 << 30):(2 << 30) + 16].to_pybytes() == chunk[:16]
+    assert view[5:21].to_pybytes() == bytes(16)
 
 
 def _wide_parquet_behind_a_proxy(bucket, name):

@@ -621,20 +621,17 @@ nb::object GetObject(const std::string& uri, const StorageOptions& options, nb::
   return result;
 }
 
-// Bytes [start, stop) as stored of each partition's object (ranges[i] of partitions[i]), pinned
-// to the ETag and size of the listing, `concurrency` requests at a time with the GIL released,
-// into one bytes object: (offsets, data), offsets holding len(ranges) + 1 int64 values, range i
-// being data[offsets[i]:offsets[i + 1]]. `storage_options` are keyed by scheme.
-std::pair<nb::bytes, nb::object> ReadRangesOf(
+// The stores of `partitions`, each range checked against its partition's object: one range per
+// partition, start <= stop <= the object's size.
+std::vector<std::shared_ptr<ObjectStore>> RangeStores(
     const std::vector<const Partition*>& partitions,
     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
-    const StorageOptionsByScheme& storage_options, int concurrency) {
+    const StorageOptionsByScheme& storage_options) {
   if (partitions.size() != ranges.size()) {
     Raise(InvalidArgument("read_ranges: " + std::to_string(partitions.size()) + " partitions and " +
                           std::to_string(ranges.size()) + " ranges: give one range per partition"));
   }
   std::vector<std::shared_ptr<ObjectStore>> stores;
-  std::vector<int64_t> offsets(1, 0);
   for (size_t i = 0; i < partitions.size(); ++i) {
     const Partition& p = *partitions[i];
     const auto [start, stop] = ranges[i];
@@ -644,11 +641,16 @@ std::pair<nb::bytes, nb::object> ReadRangesOf(
                             " bytes)"));
     }
     stores.push_back(StoreOf(p, storage_options));
-    offsets.push_back(offsets.back() + static_cast<int64_t>(stop - start));
   }
-  PyObject* data = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(offsets.back()));
-  if (data == nullptr) throw nb::python_error();
-  nb::object out = nb::steal(data);
+  return stores;
+}
+
+// Reads range i of partitions[i]'s object, pinned to the ETag and size of the listing, into
+// base + at[i], `concurrency` requests at a time; the caller has released the GIL.
+Status ReadRangesAt(const std::vector<const Partition*>& partitions,
+                    const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                    const std::vector<std::shared_ptr<ObjectStore>>& stores, char* base,
+                    const std::vector<uint64_t>& at, int concurrency) {
   std::vector<RangeRead> reads(partitions.size());
   for (size_t i = 0; i < partitions.size(); ++i) {
     const Partition& p = *partitions[i];
@@ -658,16 +660,70 @@ std::pair<nb::bytes, nb::object> ReadRangesOf(
                 .start = ranges[i].first,
                 .stop = ranges[i].second,
                 .options = {.if_match = p.etag, .object_size = p.size},
-                .out = PyBytes_AS_STRING(data) + offsets[i]};
+                .out = base + at[i]};
   }
+  return ReadRanges(reads, {.concurrency = std::max(1, concurrency)});
+}
+
+// Bytes [start, stop) as stored of each partition's object (ranges[i] of partitions[i]), pinned
+// to the ETag and size of the listing, `concurrency` requests at a time with the GIL released,
+// into one bytes object: (offsets, data), offsets holding len(ranges) + 1 int64 values, range i
+// being data[offsets[i]:offsets[i + 1]]. `storage_options` are keyed by scheme.
+std::pair<nb::bytes, nb::object> ReadRangesOf(
+    const std::vector<const Partition*>& partitions,
+    const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+    const StorageOptionsByScheme& storage_options, int concurrency) {
+  const auto stores = RangeStores(partitions, ranges, storage_options);
+  std::vector<int64_t> offsets(1, 0);
+  std::vector<uint64_t> at;
+  for (const auto& [start, stop] : ranges) {
+    at.push_back(static_cast<uint64_t>(offsets.back()));
+    offsets.push_back(offsets.back() + static_cast<int64_t>(stop - start));
+  }
+  PyObject* data = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(offsets.back()));
+  if (data == nullptr) throw nb::python_error();
+  nb::object out = nb::steal(data);
   Status status;
   {
     nb::gil_scoped_release release;
     PrepareFreshMemory(PyBytes_AS_STRING(data), static_cast<size_t>(offsets.back()));
-    status = ReadRanges(reads, {.concurrency = std::max(1, concurrency)});
+    status = ReadRangesAt(partitions, ranges, stores, PyBytes_AS_STRING(data), at, concurrency);
   }
   Check(status);
   return {nb::bytes(offsets.data(), offsets.size() * sizeof(int64_t)), std::move(out)};
+}
+
+// As ReadRangesOf, but range i lands at target[at[i]:at[i] + its length] of a writable buffer
+// (e.g. a sparse anonymous mapping of the object's size, where each range lands at its own
+// offset); the ranges' places must lie inside the buffer.
+void ReadRangesInto(const std::vector<const Partition*>& partitions,
+                    const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                    const std::vector<uint64_t>& at, nb::handle target,
+                    const StorageOptionsByScheme& storage_options, int concurrency) {
+  const auto stores = RangeStores(partitions, ranges, storage_options);
+  if (at.size() != ranges.size()) {
+    Raise(InvalidArgument("read_ranges_into: " + std::to_string(ranges.size()) + " ranges and " +
+                          std::to_string(at.size()) + " places: give one place per range"));
+  }
+  BufferView view(target, PyBUF_WRITABLE);
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const uint64_t length = ranges[i].second - ranges[i].first;
+    if (at[i] > view.size() || length > view.size() - at[i]) {
+      Raise(InvalidArgument("read_ranges_into: " + std::to_string(length) + " bytes at " +
+                            std::to_string(at[i]) + " do not fit the target buffer of " +
+                            std::to_string(view.size()) + " bytes"));
+    }
+  }
+  Status status;
+  {
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      PrepareFreshMemory(view.data() + at[i],
+                         static_cast<size_t>(ranges[i].second - ranges[i].first));
+    }
+    status = ReadRangesAt(partitions, ranges, stores, view.data(), at, concurrency);
+  }
+  Check(status);
 }
 
 // What put() accepts, for its messages.
@@ -927,6 +983,11 @@ NB_MODULE(_quarry, m) {
         "Bytes [start, stop) as stored of each partition's object, pinned to its listing (ETag, "
         "size), read `concurrency` requests at a time: (offsets, data), offsets being "
         "len(ranges) + 1 int64 values; range i is data[offsets[i]:offsets[i + 1]].");
+
+  m.def("read_ranges_into", &ReadRangesInto, "partitions"_a, "ranges"_a, "at"_a, "target"_a,
+        "storage_options"_a, "concurrency"_a = 16,
+        "As read_ranges, but range i lands at target[at[i]:at[i] + its length] of the writable "
+        "buffer `target`.");
 
   m.def("put", &PutObject, "uri"_a, "data"_a.none(), "options"_a, "content_type"_a = "",
         "content_encoding"_a = "");
