@@ -418,7 +418,7 @@ def test_override_num_blocks_groups_chunks_by_bytes(bucket):
 
 
 def test_blocks_are_the_pieces_ray_data_does_not_cut_them(bucket):
-    # With no override_num_blocks, the readers choose the read tasks (a task per 64 MiB, two per
+    # With no override_num_blocks, the readers choose the read tasks (a task per 256 MiB, one per
     # CPU at least) and Ray Data keeps the blocks they make: a chunk or more a block. Ray Data's
     # own default wants 200 blocks of at least target_min_block_size, and cuts every task's
     # output to reach them (its SplitBlocks), which makes the next stage run as many tasks; the
