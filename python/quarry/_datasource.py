@@ -832,6 +832,9 @@ class _Parquet(_Format):
         if self._filter is None:
             runs = _runs(pieces, _PREFETCH_BYTES, self.weight)
             for run, image in _fetched_ahead(runs, self._fetch_image):
+                if image is None:  # the system refused the mapping: through file objects
+                    yield from self._read_through_files(run, self._fetch(run))
+                    continue
                 files = {}
                 for piece in run:
                     p = piece.partition
@@ -840,25 +843,38 @@ class _Parquet(_Format):
                         files[p.uri] = pq.ParquetFile(pa.BufferReader(image.file(p.uri)))
                     yield p.uri, files[p.uri].read_row_group(rg, columns=self._columns)
             return
-        file_format = pds.ParquetFileFormat()
         # A filter pushed down after the plan was made: the row groups its statistics rule out
         # are dropped here, before their columns are fetched.
+        file_format = pds.ParquetFileFormat()
         pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
         runs = _runs(pieces, _PREFETCH_BYTES, self.weight)
         for run, fetched in _fetched_ahead(runs, self._fetch):
-            for piece, spans in zip(run, fetched):
-                p = piece.partition
-                rg, tail, _ = piece.extra
-                with _Prefetched(_byte_stream(p), tail, p.size, spans) as source:
-                    fragment = file_format.make_fragment(pa.PythonFile(source, mode="r"),
-                                                         row_groups=[rg], file_size=p.size)
-                    table = fragment.to_table(columns=self._columns, filter=self._filter)
-                yield p.uri, table
+            yield from self._read_through_files(run, fetched)
+
+    def _read_through_files(self, run, fetched):
+        """(uri, table) for each piece of the run, pyarrow reading through a file object that
+        serves the piece's fetched column chunks, and the stream where it asks for others."""
+        import pyarrow as pa
+        import pyarrow.dataset as pds
+        file_format = pds.ParquetFileFormat()
+        for piece, spans in zip(run, fetched):
+            p = piece.partition
+            rg, tail, _ = piece.extra
+            with _Prefetched(_byte_stream(p), tail, p.size, spans) as source:
+                fragment = file_format.make_fragment(pa.PythonFile(source, mode="r"),
+                                                     row_groups=[rg], file_size=p.size)
+                table = fragment.to_table(columns=self._columns, filter=self._filter)
+            yield p.uri, table
 
     def _fetch_image(self, pieces):
         """An _Image of the pieces' files holding their footers and the column chunks of the
-        pieces' row groups in the columns read, fetched in one batch."""
-        image = _Image([piece.partition for piece in pieces])
+        pieces' row groups in the columns read, fetched in one batch; None where the system
+        refuses the mapping (an image takes address space of the files' size: under strict
+        overcommit accounting, say, it counts in full)."""
+        try:
+            image = _Image([piece.partition for piece in pieces])
+        except OSError:
+            return None
         partitions, ranges = [], []
         by_file = {}
         for piece in pieces:

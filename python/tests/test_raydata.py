@@ -294,6 +294,28 @@ def test_parquet_pieces_read_as_pyarrow_reads_them(bucket, rows, row_group_size,
     assert pa.concat_tables(blocks).equals(table.select(columns))
 
 
+def test_parquet_reads_through_file_objects_where_the_image_is_refused(bucket, monkeypatch):
+    # Where the system refuses the image's mapping (strict overcommit accounting counts its
+    # whole size), the task reads the same blocks through file objects.
+    import errno
+
+    from quarry import _datasource
+    from quarry.data import QuarryDatasource
+    table, data = _parquet_of_every_kind(5000, seed=11)
+    uri = f"s3://{bucket}/refused.parquet"
+    quarry.put(uri, data)
+    source = QuarryDatasource(uri, "parquet")
+
+    def refused(partitions):
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(_datasource, "_Image", refused)
+    fmt = source._format.narrowed(["tag", "point"], None)
+    blocks = [t for _, t in fmt.read(source._pieces)]
+    assert len(blocks) == 5
+    assert pa.concat_tables(blocks).equals(table.select(["tag", "point"]))
+
+
 def test_read_ranges_into_places_each_range_and_refuses_what_does_not_fit(bucket):
     from quarry import _quarry
     data = bytes(range(256)) * 64
