@@ -824,39 +824,40 @@ class _Parquet(_Format):
         the footer's offsets) are fetched ahead, many at once, for runs of row groups of up to
         _PREFETCH_BYTES. Without a filter they land in a sparse image of the run's files (_Image)
         that pyarrow reads as memory; a filter also reads columns not asked for, which pyarrow
-        names to no one, so there pyarrow reads through a file object served from the fetched
-        chunks, and from the stream where it asks for other bytes."""
-        import pyarrow as pa
+        names to no one, so there (and where the system refuses an image) pyarrow reads through
+        a file object served from the fetched chunks, and from the stream where it asks for
+        other bytes."""
         import pyarrow.dataset as pds
-        import pyarrow.parquet as pq
+        file_format = pds.ParquetFileFormat()
         if self._filter is None:
-            runs = _runs(pieces, _PREFETCH_BYTES, self.weight)
-            for run, image in _fetched_ahead(runs, self._fetch_image):
-                if image is None:  # the system refused the mapping: through file objects
-                    yield from self._read_through_files(run, self._fetch(run))
-                    continue
-                files = {}
-                for piece in run:
-                    p = piece.partition
-                    rg = piece.extra[0]
-                    if p.uri not in files:
-                        files[p.uri] = pq.ParquetFile(pa.BufferReader(image.file(p.uri)))
-                    yield p.uri, files[p.uri].read_row_group(rg, columns=self._columns)
-            return
-        # A filter pushed down after the plan was made: the row groups its statistics rule out
-        # are dropped here, before their columns are fetched.
-        file_format = pds.ParquetFileFormat()
-        pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
-        runs = _runs(pieces, _PREFETCH_BYTES, self.weight)
-        for run, fetched in _fetched_ahead(runs, self._fetch):
-            yield from self._read_through_files(run, fetched)
+            fetch = self._fetch_image
+        else:
+            # A filter pushed down after the plan was made: the row groups its statistics rule
+            # out are dropped here, before their columns are fetched.
+            pieces = [piece for piece in pieces if self._may_match(file_format, piece)]
+            fetch = self._fetch
+        for run, fetched in _fetched_ahead(_runs(pieces, _PREFETCH_BYTES, self.weight), fetch):
+            if isinstance(fetched, _Image):
+                yield from self._read_image(run, fetched)
+            else:
+                yield from self._read_through_files(file_format, run, fetched)
 
-    def _read_through_files(self, run, fetched):
-        """(uri, table) for each piece of the run, pyarrow reading through a file object that
-        serves the piece's fetched column chunks, and the stream where it asks for others."""
+    def _read_image(self, run, image):
+        """(uri, table) for each piece of the run, pyarrow reading its file's image as memory."""
         import pyarrow as pa
-        import pyarrow.dataset as pds
-        file_format = pds.ParquetFileFormat()
+        import pyarrow.parquet as pq
+        files = {}
+        for piece in run:
+            p = piece.partition
+            if p.uri not in files:
+                files[p.uri] = pq.ParquetFile(pa.BufferReader(image.file(p.uri)))
+            yield p.uri, files[p.uri].read_row_group(piece.extra[0], columns=self._columns)
+
+    def _read_through_files(self, file_format, run, fetched):
+        """(uri, table) for each piece of the run, pyarrow reading through a file object that
+        serves the piece's fetched column chunks (fetched: as _fetch returns them), and the
+        stream where it asks for others."""
+        import pyarrow as pa
         for piece, spans in zip(run, fetched):
             p = piece.partition
             rg, tail, _ = piece.extra
@@ -868,13 +869,13 @@ class _Parquet(_Format):
 
     def _fetch_image(self, pieces):
         """An _Image of the pieces' files holding their footers and the column chunks of the
-        pieces' row groups in the columns read, fetched in one batch; None where the system
-        refuses the mapping (an image takes address space of the files' size: under strict
-        overcommit accounting, say, it counts in full)."""
+        pieces' row groups in the columns read, fetched in one batch. Where the system refuses
+        the mapping (an image takes address space of the files' size: under strict overcommit
+        accounting, say, it counts in full), the chunks as _fetch returns them instead."""
         try:
             image = _Image([piece.partition for piece in pieces])
         except OSError:
-            return None
+            return self._fetch(pieces)
         partitions, ranges = [], []
         by_file = {}
         for piece in pieces:

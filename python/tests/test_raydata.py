@@ -298,18 +298,18 @@ def test_parquet_reads_through_file_objects_where_the_image_is_refused(bucket, m
     # Where the system refuses the image's mapping (strict overcommit accounting counts its
     # whole size), the task reads the same blocks through file objects.
     import errno
+    import mmap
 
-    from quarry import _datasource
     from quarry.data import QuarryDatasource
     table, data = _parquet_of_every_kind(5000, seed=11)
     uri = f"s3://{bucket}/refused.parquet"
     quarry.put(uri, data)
     source = QuarryDatasource(uri, "parquet")
 
-    def refused(partitions):
+    def refused(*args, **kwargs):
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
 
-    monkeypatch.setattr(_datasource, "_Image", refused)
+    monkeypatch.setattr(mmap, "mmap", refused)
     fmt = source._format.narrowed(["tag", "point"], None)
     blocks = [t for _, t in fmt.read(source._pieces)]
     assert len(blocks) == 5
@@ -334,6 +334,8 @@ def test_read_ranges_into_places_each_range_and_refuses_what_does_not_fit(bucket
                                  p._storage_options)
     with pytest.raises(quarry.InvalidArgument, match="one place per range"):
         _quarry.read_ranges_into([p._native], [(0, 10)], [], target, p._storage_options)
+    with pytest.raises(quarry.InvalidArgument, match=r"read_ranges_into: \[10, 5\) is not"):
+        _quarry.read_ranges_into([p._native], [(10, 5)], [0], target, p._storage_options)
     with pytest.raises(BufferError):
         _quarry.read_ranges_into([p._native], [(0, 10)], [0], bytes(20), p._storage_options)
 
