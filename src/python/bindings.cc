@@ -622,23 +622,24 @@ nb::object GetObject(const std::string& uri, const StorageOptions& options, nb::
 }
 
 // The stores of `partitions`, each range checked against its partition's object: one range per
-// partition, start <= stop <= the object's size.
+// partition, start <= stop <= the object's size. `caller` names the function in the errors.
 std::vector<std::shared_ptr<ObjectStore>> RangeStores(
-    const std::vector<const Partition*>& partitions,
+    const char* caller, const std::vector<const Partition*>& partitions,
     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
     const StorageOptionsByScheme& storage_options) {
   if (partitions.size() != ranges.size()) {
-    Raise(InvalidArgument("read_ranges: " + std::to_string(partitions.size()) + " partitions and " +
-                          std::to_string(ranges.size()) + " ranges: give one range per partition"));
+    Raise(InvalidArgument(std::string(caller) + ": " + std::to_string(partitions.size()) +
+                          " partitions and " + std::to_string(ranges.size()) +
+                          " ranges: give one range per partition"));
   }
   std::vector<std::shared_ptr<ObjectStore>> stores;
   for (size_t i = 0; i < partitions.size(); ++i) {
     const Partition& p = *partitions[i];
     const auto [start, stop] = ranges[i];
     if (start > stop || stop > p.size) {
-      Raise(InvalidArgument("read_ranges: [" + std::to_string(start) + ", " + std::to_string(stop) +
-                            ") is not a range of " + p.uri + " (" + std::to_string(p.size) +
-                            " bytes)"));
+      Raise(InvalidArgument(std::string(caller) + ": [" + std::to_string(start) + ", " +
+                            std::to_string(stop) + ") is not a range of " + p.uri + " (" +
+                            std::to_string(p.size) + " bytes)"));
     }
     stores.push_back(StoreOf(p, storage_options));
   }
@@ -673,7 +674,7 @@ std::pair<nb::bytes, nb::object> ReadRangesOf(
     const std::vector<const Partition*>& partitions,
     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
     const StorageOptionsByScheme& storage_options, int concurrency) {
-  const auto stores = RangeStores(partitions, ranges, storage_options);
+  const auto stores = RangeStores("read_ranges", partitions, ranges, storage_options);
   std::vector<int64_t> offsets(1, 0);
   std::vector<uint64_t> at;
   for (const auto& [start, stop] : ranges) {
@@ -700,11 +701,11 @@ void ReadRangesInto(const std::vector<const Partition*>& partitions,
                     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
                     const std::vector<uint64_t>& at, nb::handle target,
                     const StorageOptionsByScheme& storage_options, int concurrency) {
-  const auto stores = RangeStores(partitions, ranges, storage_options);
   if (at.size() != ranges.size()) {
     Raise(InvalidArgument("read_ranges_into: " + std::to_string(ranges.size()) + " ranges and " +
                           std::to_string(at.size()) + " places: give one place per range"));
   }
+  const auto stores = RangeStores("read_ranges_into", partitions, ranges, storage_options);
   BufferView view(target, PyBUF_WRITABLE);
   for (size_t i = 0; i < ranges.size(); ++i) {
     const uint64_t length = ranges[i].second - ranges[i].first;
