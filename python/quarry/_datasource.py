@@ -1,5 +1,6 @@
 """QuarryDatasource, the ray.data.Datasource behind quarry.data's readers, and its formats."""
 
+import collections
 import copy
 import functools
 import io
@@ -100,7 +101,18 @@ class QuarryDatasource(Datasource):
         return f"Quarry{self._format.name}"
 
     def estimate_inmemory_data_size(self):
-        return sum(piece.size_bytes for piece in self._pieces)
+        fmt = self._read_format()
+        return sum(fmt.size_bytes(piece) for piece in self._pieces)
+
+    def _read_format(self):
+        """The format as the read tasks use it: narrowed to the columns and the predicate Ray
+        Data pushed down, if any."""
+        columns = self._get_data_columns()  # pushed down, in their order; None: all
+        predicate = self._predicate_expr.to_pyarrow() if self._predicate_expr is not None else None
+        if columns is None and predicate is None:
+            return self._format
+        return self._format.narrowed([c for c in columns if c != "path"] if columns is not None
+                                     else None, predicate)
 
     def choose_read_tasks(self):
         """Lets Quarry choose the number of read tasks (the caller named none), once Ray Data
@@ -128,11 +140,7 @@ class QuarryDatasource(Datasource):
 
     def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
         columns = self._get_data_columns()  # pushed down, in their order; None: all
-        predicate = self._predicate_expr.to_pyarrow() if self._predicate_expr is not None else None
-        fmt = self._format
-        if columns is not None or predicate is not None:
-            fmt = fmt.narrowed([c for c in columns if c != "path"] if columns is not None
-                               else None, predicate)
+        fmt = self._read_format()
         include_paths = self._include_paths and (columns is None or "path" in columns)
         schema = self.schema
         weights = [max(1, fmt.weight(piece)) for piece in self._pieces]
@@ -144,7 +152,7 @@ class QuarryDatasource(Datasource):
             rows = [piece.num_rows for piece in pieces]
             metadata = BlockMetadata(
                 num_rows=None if None in rows else sum(rows),
-                size_bytes=sum(piece.size_bytes for piece in pieces),
+                size_bytes=sum(fmt.size_bytes(piece) for piece in pieces),
                 input_files=list(dict.fromkeys(piece.partition.uri for piece in pieces)),
                 exec_stats=None)
             read = functools.partial(_read_pieces, fmt, pieces, include_paths, columns)
@@ -301,6 +309,10 @@ class _Format:
     def weight(self, piece):
         """The bytes a read task fetches for the piece."""
         return piece.weight
+
+    def size_bytes(self, piece):
+        """The bytes the piece's block is estimated to take in memory."""
+        return piece.size_bytes
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -716,6 +728,12 @@ def _binary_array(partitions):
 
 # -- Parquet ------------------------------------------------------------------------------------
 
+# A Parquet piece's row group: its index in the file, (offset, bytes) of the file's end as the
+# driver read it, and by top-level column the byte ranges of its column chunks and their bytes
+# decoded.
+_RowGroup = collections.namedtuple("_RowGroup", "index tail spans memory")
+
+
 class _Parquet(_Format):
     """Parquet by row groups: each file's footer is read once, on the driver (files in
     parallel); each row group is a piece of a read task, which reads only the byte ranges of
@@ -759,11 +777,10 @@ class _Parquet(_Format):
         for p, (tail, metadata, kept) in zip(partitions, footers):
             if schema is None:
                 schema = metadata.schema.to_arrow_schema()
-            names = self._columns or metadata.schema.names
             for rg in kept:
                 group = metadata.row_group(rg)
-                stored = memory = 0
                 spans = {}  # top-level column: the byte ranges of its column chunks
+                memory = collections.Counter()  # top-level column: its bytes decoded
                 for c in range(group.num_columns):
                     column = group.column(c)
                     name = column.path_in_schema.split(".")[0]
@@ -771,12 +788,11 @@ class _Parquet(_Format):
                     if column.has_dictionary_page and 0 < column.dictionary_page_offset < start:
                         start = column.dictionary_page_offset
                     spans.setdefault(name, []).append((start, start + column.total_compressed_size))
-                    if name in names:
-                        stored += column.total_compressed_size
-                        memory += column.total_uncompressed_size
-                pieces.append(_Piece(p, stored, memory,
-                                     None if self._filter is not None else group.num_rows,
-                                     (rg, tail, spans)))
+                    memory[name] += column.total_uncompressed_size
+                piece = _Piece(p, 0, 0, None if self._filter is not None else group.num_rows,
+                               _RowGroup(rg, tail, spans, memory))
+                piece.weight, piece.size_bytes = self.weight(piece), self.size_bytes(piece)
+                pieces.append(piece)
         if schema is not None and self._columns:
             missing = [c for c in self._columns if c not in schema.names]
             if missing:
@@ -792,11 +808,20 @@ class _Parquet(_Format):
         after the plan was made counts)."""
         return sum(stop - start for start, stop in self._column_ranges(piece))
 
+    def size_bytes(self, piece):
+        """The decoded bytes of the piece's row group in the columns read (a projection pushed
+        down after the plan was made counts)."""
+        memory = piece.extra.memory
+        return sum(memory.get(name, 0) for name in self._names_read(memory))
+
     def _column_ranges(self, piece):
         """The byte ranges of the piece's column chunks of the columns read."""
-        _, _, spans = piece.extra
-        names = self._columns if self._columns is not None else list(spans)
-        return [r for name in names for r in spans.get(name, ())]
+        spans = piece.extra.spans
+        return [r for name in self._names_read(spans) for r in spans.get(name, ())]
+
+    def _names_read(self, by_column):
+        """The top-level columns read, of a row group's `by_column` (keyed by them all)."""
+        return self._columns if self._columns is not None else list(by_column)
 
     def _footer(self, p):
         """(the bytes pyarrow read at the file's end, the FileMetaData, the row groups the
@@ -851,7 +876,7 @@ class _Parquet(_Format):
             p = piece.partition
             if p.uri not in files:
                 files[p.uri] = pq.ParquetFile(pa.BufferReader(image.file(p.uri)))
-            yield p.uri, files[p.uri].read_row_group(piece.extra[0], columns=self._columns)
+            yield p.uri, files[p.uri].read_row_group(piece.extra.index, columns=self._columns)
 
     def _read_through_files(self, file_format, run, fetched):
         """(uri, table) for each piece of the run, pyarrow reading through a file object that
@@ -859,11 +884,10 @@ class _Parquet(_Format):
         stream where it asks for others."""
         import pyarrow as pa
         for piece, spans in zip(run, fetched):
-            p = piece.partition
-            rg, tail, _ = piece.extra
-            with _Prefetched(_byte_stream(p), tail, p.size, spans) as source:
+            p, rg = piece.partition, piece.extra
+            with _Prefetched(_byte_stream(p), rg.tail, p.size, spans) as source:
                 fragment = file_format.make_fragment(pa.PythonFile(source, mode="r"),
-                                                     row_groups=[rg], file_size=p.size)
+                                                     row_groups=[rg.index], file_size=p.size)
                 table = fragment.to_table(columns=self._columns, filter=self._filter)
             yield p.uri, table
 
@@ -883,7 +907,7 @@ class _Parquet(_Format):
             if p.uri not in by_file:
                 # The end of the file as the driver read it, and the rest of the footer where
                 # the driver kept less of it (the last 1 MiB).
-                tail_start, tail = piece.extra[1]
+                tail_start, tail = piece.extra.tail
                 image.put(p.uri, tail_start, tail)
                 footer_start = p.size - 8 - int.from_bytes(tail[-8:-4], "little")
                 by_file[p.uri] = (p, [(max(0, footer_start), tail_start)]
@@ -903,11 +927,10 @@ class _Parquet(_Format):
         """Whether the row group's statistics (in the footer the driver read) leave rows that
         the filter may keep."""
         import pyarrow as pa
-        p = piece.partition
-        rg, tail, _ = piece.extra
-        with _Prefetched(_byte_stream(p), tail, p.size) as source:
+        p, rg = piece.partition, piece.extra
+        with _Prefetched(_byte_stream(p), rg.tail, p.size) as source:
             fragment = file_format.make_fragment(pa.PythonFile(source, mode="r"),
-                                                 row_groups=[rg], file_size=p.size)
+                                                 row_groups=[rg.index], file_size=p.size)
             return bool(fragment.subset(self._filter).row_groups)
 
     def _fetch(self, pieces):

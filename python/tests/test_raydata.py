@@ -294,6 +294,35 @@ def test_parquet_pieces_read_as_pyarrow_reads_them(bucket, rows, row_group_size,
     assert pa.concat_tables(blocks).equals(table.select(columns))
 
 
+def test_parquet_block_sizes_are_the_decoded_bytes_of_the_columns_read(bucket):
+    # What Ray Data plans memory by (the dataset's estimate, each read task's size_bytes): the
+    # row groups' decoded bytes in the columns read, nested and list columns among them, and
+    # after a projection Ray Data pushes down later only those of the columns it keeps.
+    from quarry.data import QuarryDatasource
+    table, data = _parquet_of_every_kind(4000, seed=5)
+    uri = f"s3://{bucket}/sizes.parquet"
+    quarry.put(uri, data)
+    metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+
+    def decoded(names):
+        groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+        return sum(g.column(c).total_uncompressed_size for g in groups
+                   for c in range(g.num_columns)
+                   if g.column(c).path_in_schema.split(".")[0] in names)
+
+    source = QuarryDatasource(uri, "parquet")
+    everything = decoded(set(table.column_names))
+    assert source.estimate_inmemory_data_size() == everything
+    assert sum(t.metadata.size_bytes for t in source.get_read_tasks(3)) == everything
+    projected = source.apply_projection({"point": "point", "id": "id"})
+    kept = decoded({"point", "id"})
+    assert 0 < kept < everything
+    assert projected.estimate_inmemory_data_size() == kept
+    assert sum(t.metadata.size_bytes for t in projected.get_read_tasks(3)) == kept
+    chosen = QuarryDatasource(uri, "parquet", columns=["list", "tag"])
+    assert chosen.estimate_inmemory_data_size() == decoded({"list", "tag"})
+
+
 def test_parquet_reads_through_file_objects_where_the_image_is_refused(bucket, monkeypatch):
     # Where the system refuses the image's mapping (strict overcommit accounting counts its
     # whole size), the task reads the same blocks through file objects.
