@@ -164,7 +164,8 @@ class QuarryDatasource(Datasource):
 class _Piece:
     """What a read task reads: a partition (a chunk or a whole object), and for Parquet the
     row group and the bytes of the footer. `weight` (bytes to fetch) balances the tasks;
-    `size_bytes` estimates the block in memory."""
+    `size_bytes` estimates the block in memory; both are None where the format derives them
+    from `extra` (Parquet: from the columns read)."""
 
     __slots__ = ("partition", "weight", "size_bytes", "num_rows", "extra")
 
@@ -789,10 +790,11 @@ class _Parquet(_Format):
                         start = column.dictionary_page_offset
                     spans.setdefault(name, []).append((start, start + column.total_compressed_size))
                     memory[name] += column.total_uncompressed_size
-                piece = _Piece(p, 0, 0, None if self._filter is not None else group.num_rows,
-                               _RowGroup(rg, tail, spans, memory))
-                piece.weight, piece.size_bytes = self.weight(piece), self.size_bytes(piece)
-                pieces.append(piece)
+                # Its weight and size depend on the columns read: weight() and size_bytes()
+                # derive them from the row group, as a projection pushed down later narrows.
+                pieces.append(_Piece(p, None, None,
+                                     None if self._filter is not None else group.num_rows,
+                                     _RowGroup(rg, tail, spans, memory)))
         if schema is not None and self._columns:
             missing = [c for c in self._columns if c not in schema.names]
             if missing:
